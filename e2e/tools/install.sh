@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# Installs every external tool the end-to-end tests and `make run` use, built from Go modules or
+# taken from Debian packages, into a cache outside the repository keyed by tool and version:
+#
+#   $RELEASE_GATE_CACHE/tools/<name>-<version>/   built binaries (+ a .ok marker when complete)
+#   $RELEASE_GATE_CACHE/bin/                      symlinks to the pinned versions (put on PATH)
+#   $RELEASE_GATE_CACHE/logs/<name>-<version>.log build logs
+#
+# A second run finds the markers and builds nothing. A failed build stops the script with the
+# tool's name and the path of its log.
+#
+# Usage: e2e/tools/install.sh [all|control-plane|NAME...]
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=versions.sh
+source "$here/versions.sh"
+
+CACHE=${RELEASE_GATE_CACHE:-$HOME/.cache/release-gate}
+mkdir -p "$CACHE/tools" "$CACHE/bin" "$CACHE/logs"
+export CGO_ENABLED=0 GOFLAGS=-buildvcs=false
+
+say() { printf '[install] %s\n' "$*" >&2; }
+
+# build NAME VERSION CMD...: runs CMD with $out set to the tool's directory, unless already done.
+build() {
+  local name=$1 version=$2
+  shift 2
+  local out="$CACHE/tools/$name-$version" log="$CACHE/logs/$name-$version.log"
+  if [[ -f "$out/.ok" ]]; then
+    return 0
+  fi
+  say "building $name $version (log: $log)"
+  rm -rf "$out"
+  mkdir -p "$out"
+  local start=$SECONDS
+  if ! (export out; "$@") >"$log" 2>&1; then
+    say "FAILED to build $name $version; last lines of $log:"
+    tail -n 20 "$log" >&2
+    exit 1
+  fi
+  touch "$out/.ok"
+  say "built $name $version in $((SECONDS - start))s"
+}
+
+# link NAME VERSION BINARY...: exposes the binaries on $CACHE/bin.
+link() {
+  local name=$1 version=$2
+  shift 2
+  local b
+  for b in "$@"; do
+    ln -sfn "$CACHE/tools/$name-$version/$b" "$CACHE/bin/$b"
+  done
+}
+
+k8s_ldflags() {
+  local v=$K8S_VERSION minor
+  minor=${v#1.}
+  minor=${minor%%.*}
+  local f=""
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    f+=" -X $pkg.gitVersion=v$v -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+    f+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  done
+  echo "-s -w$f"
+}
+
+do_k8s() {
+  go build -C "$here/k8s" -trimpath -ldflags "$(k8s_ldflags)" -o "$out/" \
+    k8s.io/kubernetes/cmd/kube-apiserver \
+    k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kube-scheduler \
+    k8s.io/kubernetes/cmd/kubectl
+}
+
+do_etcd() {
+  go build -C "$here/etcd" -trimpath -ldflags "-s -w" -o "$out/etcd" go.etcd.io/etcd/server/v3
+}
+
+# go_install MODULE_PATH/cmd VERSION: for modules without replace lines.
+go_install() {
+  GOBIN="$out" go install -trimpath -ldflags "-s -w" "$1@$2"
+}
+
+do_kwok() {
+  go_install sigs.k8s.io/kwok/cmd/kwok "v$KWOK_VERSION"
+  # v0.8+ ships no default stages; keep the module's stage files next to the binary.
+  local src
+  src=$(go env GOMODCACHE)/sigs.k8s.io/kwok@v$KWOK_VERSION/kustomize/stage
+  mkdir -p "$out/stages"
+  cp "$src/node/fast/node-initialize.yaml" "$src/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml" \
+    "$src/pod/fast/pod-ready.yaml" "$src/pod/fast/pod-complete.yaml" "$src/pod/fast/pod-delete.yaml" \
+    "$out/stages/"
+}
+do_cosign() { go_install github.com/sigstore/cosign/v2/cmd/cosign "v$COSIGN_VERSION"; }
+do_crane() { go_install github.com/google/go-containerregistry/cmd/crane "v$CRANE_VERSION"; }
+do_opa() { go_install github.com/open-policy-agent/opa "v$OPA_VERSION"; }
+do_helm() {
+  GOBIN="$out" go install -trimpath \
+    -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION" \
+    "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION"
+}
+
+# Debian packages: the registry and Prometheus (with promtool).
+do_apt() {
+  local missing=()
+  command -v docker-registry >/dev/null || [[ -x /usr/bin/docker-registry ]] || missing+=(docker-registry)
+  command -v prometheus >/dev/null || missing+=(prometheus)
+  command -v openssl >/dev/null || missing+=(openssl)
+  command -v curl >/dev/null || missing+=(curl)
+  if ((${#missing[@]})); then
+    say "installing Debian packages: ${missing[*]}"
+    local sudo=""
+    [[ $(id -u) -eq 0 ]] || sudo=sudo
+    $sudo apt-get update -qq >"$CACHE/logs/apt.log" 2>&1 || true
+    if ! DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+      "${missing[@]}" >>"$CACHE/logs/apt.log" 2>&1; then
+      say "FAILED to install ${missing[*]}; log: $CACHE/logs/apt.log"
+      tail -n 20 "$CACHE/logs/apt.log" >&2
+      exit 1
+    fi
+    # The packages start system services where an init system runs; the tests start their own.
+    pkill -x docker-registry 2>/dev/null || true
+    pkill -x prometheus 2>/dev/null || true
+  fi
+}
+
+install_one() {
+  case $1 in
+  apt) do_apt ;;
+  k8s)
+    build k8s "$K8S_VERSION" do_k8s
+    link k8s "$K8S_VERSION" kube-apiserver kube-controller-manager kube-scheduler kubectl
+    ;;
+  etcd) build etcd "$ETCD_VERSION" do_etcd && link etcd "$ETCD_VERSION" etcd ;;
+  kwok)
+    build kwok "$KWOK_VERSION" do_kwok && link kwok "$KWOK_VERSION" kwok
+    ln -sfn "$CACHE/tools/kwok-$KWOK_VERSION/stages" "$CACHE/bin/kwok-stages"
+    ;;
+  cosign) build cosign "$COSIGN_VERSION" do_cosign && link cosign "$COSIGN_VERSION" cosign ;;
+  crane) build crane "$CRANE_VERSION" do_crane && link crane "$CRANE_VERSION" crane ;;
+  opa) build opa "$OPA_VERSION" do_opa && link opa "$OPA_VERSION" opa ;;
+  helm) build helm "$HELM_VERSION" do_helm && link helm "$HELM_VERSION" helm ;;
+  *)
+    say "unknown tool '$1' (known: apt k8s etcd kwok cosign crane opa helm)"
+    exit 2
+    ;;
+  esac
+}
+
+targets=("$@")
+((${#targets[@]})) || targets=(all)
+for t in "${targets[@]}"; do
+  case $t in
+  all) for x in apt etcd kwok k8s crane cosign opa helm; do install_one "$x"; done ;;
+  control-plane) for x in apt etcd kwok k8s; do install_one "$x"; done ;;
+  *) install_one "$t" ;;
+  esac
+done

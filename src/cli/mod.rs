@@ -1,0 +1,96 @@
+//! The command line: one binary with a subcommand per role. Each subcommand's flags also read
+//! environment variables (shown in `--help`), so the Helm chart can configure it either way.
+
+mod controller;
+mod crds;
+mod webhook;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+pub use controller::ControllerArgs;
+pub use webhook::WebhookArgs;
+
+use crate::telemetry::{LogArgs, init_tracing};
+
+/// release-gate admits only releases with verified evidence and runs canary drills that roll
+/// back by themselves.
+///
+/// The controller verifies each HardenedRelease once per digest (signature, SBOM, provenance,
+/// vulnerabilities, policy) and records the outcome; the webhook admits workloads by looking the
+/// outcome up; CanaryDrills judge a canary window by window and roll back on breach.
+#[derive(Debug, Parser)]
+#[command(name = "release-gate", version, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub log: LogArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the controllers: reconcile HardenedReleases (verify evidence, write conditions and
+    /// the Disclosure Pack) and CanaryDrills (judge windows, roll back on breach).
+    Controller(ControllerArgs),
+    /// Run the validating admission webhook (HTTPS) that admits Pods and pod-bearing workloads
+    /// only when their images have a verified release.
+    Webhook(WebhookArgs),
+    /// Run the controllers and the webhook in one process (the usual single-replica setup).
+    Run {
+        #[command(flatten)]
+        controller: ControllerArgs,
+        #[command(flatten)]
+        webhook: WebhookArgs,
+    },
+    /// Print the CustomResourceDefinitions (HardenedRelease, CanaryDrill, Decision) as YAML,
+    /// ready for `kubectl apply -f -`.
+    Crds,
+}
+
+/// Runs the parsed command line and turns the outcome into the process exit status.
+pub fn run(cli: Cli) -> ExitCode {
+    if let Command::Crds = cli.command {
+        return crds::print();
+    }
+    if let Err(e) = init_tracing(&cli.log) {
+        eprintln!("release-gate: {e}");
+        return ExitCode::from(2);
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("release-gate: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async move {
+        match cli.command {
+            Command::Controller(args) => controller::run(args, crate::shutdown::signal()).await,
+            Command::Webhook(args) => webhook::run(args, crate::shutdown::signal()).await,
+            Command::Run {
+                controller,
+                webhook,
+            } => {
+                let shutdown = crate::shutdown::signal();
+                let (c, w) = tokio::join!(
+                    controller::run(controller, shutdown.clone()),
+                    webhook::run(webhook, shutdown)
+                );
+                c.and(w)
+            }
+            Command::Crds => unreachable!("handled above"),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "exiting");
+            eprintln!("release-gate: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
