@@ -87,7 +87,7 @@ fn default_required_predicates() -> Vec<String> {
 /// Per-severity ceilings on the findings of the vulnerability report. Absent means unlimited,
 /// except `critical`, which defaults to 0: criticals block unless an unexpired override
 /// `Decision` covers them.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VulnerabilityBudget {
     /// Critical findings allowed (default 0).
@@ -102,16 +102,6 @@ pub struct VulnerabilityBudget {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 100000))]
     pub medium: Option<u32>,
-}
-
-impl Default for VulnerabilityBudget {
-    fn default() -> Self {
-        Self {
-            critical: 0,
-            high: None,
-            medium: None,
-        }
-    }
 }
 
 /// A pinned policy bundle.
