@@ -9,6 +9,8 @@
 pub mod api;
 pub mod canary;
 pub mod cli;
+pub mod evidence;
+pub mod policy;
 pub mod reconcile;
 pub mod release;
 pub mod shutdown;

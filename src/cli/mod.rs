@@ -3,6 +3,8 @@
 
 mod controller;
 mod crds;
+mod policy;
+mod verify;
 mod webhook;
 
 use clap::{Parser, Subcommand};
@@ -46,6 +48,11 @@ pub enum Command {
     /// Print the CustomResourceDefinitions (HardenedRelease, CanaryDrill, Decision) as YAML,
     /// ready for `kubectl apply -f -`.
     Crds,
+    /// Verify an image's signature and attestations (SBOM, provenance, vulnerabilities) from its
+    /// registry, the same checks the controller runs; for CI.
+    Verify(verify::VerifyArgs),
+    /// Work with a Rego policy bundle: run its tests, evaluate a query, print its digest.
+    Policy(policy::PolicyArgs),
 }
 
 /// Runs the parsed command line and turns the outcome into the process exit status.
@@ -56,6 +63,11 @@ pub fn run(cli: Cli) -> ExitCode {
     if let Err(e) = init_tracing(&cli.log) {
         eprintln!("release-gate: {e}");
         return ExitCode::from(2);
+    }
+    match cli.command {
+        Command::Verify(args) => return verify::run(args),
+        Command::Policy(args) => return policy::run(args),
+        _ => {}
     }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -82,7 +94,9 @@ pub fn run(cli: Cli) -> ExitCode {
                 );
                 c.and(w)
             }
-            Command::Crds => unreachable!("handled above"),
+            Command::Crds | Command::Verify(_) | Command::Policy(_) => {
+                unreachable!("handled above")
+            }
         }
     });
     match result {
