@@ -17,7 +17,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/versions.sh"
 
 CACHE=${RELEASE_GATE_CACHE:-$HOME/.cache/release-gate}
-mkdir -p "$CACHE/tools" "$CACHE/bin" "$CACHE/logs"
+mkdir -p "$CACHE/tools" "$CACHE/bin" "$CACHE/logs" "$CACHE/locks"
 export CGO_ENABLED=0 GOFLAGS=-buildvcs=false
 
 say() { printf '[install] %s\n' "$*" >&2; }
@@ -30,6 +30,13 @@ build() {
   if [[ -f "$out/.ok" ]]; then
     return 0
   fi
+  # Two installs at once (e.g. two test runs) must not build into the same directory.
+  exec {lock}>"$CACHE/locks/$name-$version.lock"
+  flock "$lock"
+  if [[ -f "$out/.ok" ]]; then
+    exec {lock}>&-
+    return 0
+  fi
   say "building $name $version (log: $log)"
   rm -rf "$out"
   mkdir -p "$out"
@@ -40,6 +47,7 @@ build() {
     exit 1
   fi
   touch "$out/.ok"
+  exec {lock}>&-
   say "built $name $version in $((SECONDS - start))s"
 }
 

@@ -14,7 +14,53 @@ use kube::CustomResourceExt;
 
 /// Every CRD of the API, in a stable order.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![HardenedRelease::crd(), CanaryDrill::crd(), Decision::crd()]
+    [HardenedRelease::crd(), CanaryDrill::crd(), Decision::crd()]
+        .into_iter()
+        .map(drop_unknown_formats)
+        .collect()
+}
+
+/// Formats the API server knows; schemars also emits Rust ones (`uint32`, …) that make
+/// `kubectl apply` warn "unrecognized format". The min/max bounds still say what they meant.
+const KNOWN_FORMATS: &[&str] = &[
+    "int32",
+    "int64",
+    "float",
+    "double",
+    "byte",
+    "binary",
+    "date",
+    "date-time",
+    "duration",
+    "password",
+    "uri",
+    "email",
+    "hostname",
+    "ipv4",
+    "ipv6",
+    "uuid",
+];
+
+fn drop_unknown_formats(crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    fn walk(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(map) => {
+                let unknown = map
+                    .get("format")
+                    .and_then(|f| f.as_str())
+                    .is_some_and(|f| !KNOWN_FORMATS.contains(&f));
+                if unknown {
+                    map.remove("format");
+                }
+                map.values_mut().for_each(walk);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    let mut value = serde_json::to_value(&crd).expect("a CRD serialises");
+    walk(&mut value);
+    serde_json::from_value(value).expect("a CRD without formats still deserialises")
 }
 
 /// The CRDs as one multi-document YAML stream, as committed in `crds/`.
@@ -48,4 +94,22 @@ pub fn condition(
 /// The current time as a Kubernetes `Time`.
 pub fn now() -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
     k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_crds_carry_only_formats_the_api_server_knows() {
+        let yaml = crds_yaml().unwrap();
+        for line in yaml
+            .lines()
+            .filter(|l| l.trim_start().starts_with("format:"))
+        {
+            let f = line.trim_start().trim_start_matches("format:").trim();
+            assert!(KNOWN_FORMATS.contains(&f), "unknown format {f} in the CRDs");
+        }
+        assert!(!yaml.contains("uint32"));
+    }
 }

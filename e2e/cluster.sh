@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# A real, local Kubernetes control plane on loopback: etcd, kube-apiserver,
+# kube-controller-manager, kube-scheduler and kwok (fake nodes whose Pods become Ready), all
+# built from Go modules by e2e/tools/install.sh.
+#
+#   e2e/cluster.sh up DIR     start everything with state, certificates and logs in DIR;
+#                             writes DIR/kubeconfig and DIR/env (source it for KUBECONFIG, PATH)
+#   e2e/cluster.sh down DIR   stop everything started by `up DIR`; DIR is removed unless
+#                             KEEP_CLUSTER_DIR=1 (the test runner keeps it when a test failed)
+#
+# Certificates and the admin kubeconfig are made per run; ports are free loopback ports picked
+# per run, so several clusters can run side by side.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CACHE=${RELEASE_GATE_CACHE:-$HOME/.cache/release-gate}
+export PATH="$CACHE/bin:$PATH"
+export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}" no_proxy="127.0.0.1,localhost${no_proxy:+,$no_proxy}"
+
+say() { printf '[cluster] %s\n' "$*" >&2; }
+die() {
+  say "$*"
+  exit 1
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# wait_for NAME SECONDS CMD...: polls CMD until it succeeds; on timeout names the log to read.
+wait_for() {
+  local name=$1 secs=$2
+  shift 2
+  local deadline=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    if ((SECONDS >= deadline)); then
+      say "$name did not become ready within ${secs}s; last lines of $dir/logs/$name.log:"
+      tail -n 30 "$dir/logs/$name.log" >&2 || true
+      return 1
+    fi
+    # A process that already exited will never become ready.
+    if [[ -f "$dir/pids/$name" ]] && ! kill -0 "$(cat "$dir/pids/$name")" 2>/dev/null; then
+      say "$name exited during start-up; last lines of $dir/logs/$name.log:"
+      tail -n 30 "$dir/logs/$name.log" >&2 || true
+      return 1
+    fi
+    sleep 0.3
+  done
+}
+
+# start NAME CMD...: runs CMD in the background, logging to DIR/logs/NAME.log.
+start() {
+  local name=$1
+  shift
+  "$@" >"$dir/logs/$name.log" 2>&1 &
+  echo $! >"$dir/pids/$name"
+}
+
+gen_certs() {
+  local c=$dir/certs
+  mkdir -p "$c"
+  (
+    cd "$c"
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 \
+      -subj "/CN=release-gate-e2e-ca" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -keyout apiserver.key -out apiserver.csr \
+      -subj "/CN=kube-apiserver" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n' >apiserver.ext
+    openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out apiserver.crt \
+      -days 2 -extfile apiserver.ext 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -keyout admin.key -out admin.csr \
+      -subj "/O=system:masters/CN=admin" 2>/dev/null
+    printf 'extendedKeyUsage=clientAuth\n' >admin.ext
+    openssl x509 -req -in admin.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out admin.crt \
+      -days 2 -extfile admin.ext 2>/dev/null
+    openssl genrsa -out sa.key 2048 2>/dev/null
+    openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
+  ) || die "cannot generate certificates with openssl in $c"
+}
+
+write_kubeconfig() {
+  local c=$dir/certs
+  cat >"$dir/kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: release-gate-e2e
+  cluster:
+    server: https://127.0.0.1:$api_port
+    certificate-authority: $c/ca.crt
+users:
+- name: admin
+  user:
+    client-certificate: $c/admin.crt
+    client-key: $c/admin.key
+contexts:
+- name: release-gate-e2e
+  context: {cluster: release-gate-e2e, user: admin, namespace: default}
+current-context: release-gate-e2e
+EOF
+}
+
+up() {
+  [[ -e "$dir/pids" ]] && die "$dir already holds a cluster; run '$0 down $dir' first"
+  for b in etcd kube-apiserver kube-controller-manager kube-scheduler kwok kubectl; do
+    command -v "$b" >/dev/null || die "$b is not installed; run e2e/tools/install.sh control-plane"
+  done
+  mkdir -p "$dir/logs" "$dir/pids" "$dir/etcd"
+  local start_time=$SECONDS
+  gen_certs
+  local etcd_port etcd_peer
+  etcd_port=$(free_port)
+  etcd_peer=$(free_port)
+  api_port=$(free_port)
+  local kcm_port sched_port kwok_port
+  kcm_port=$(free_port)
+  sched_port=$(free_port)
+  kwok_port=$(free_port)
+
+  start etcd etcd --name e2e --data-dir "$dir/etcd" --unsafe-no-fsync \
+    --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
+    --listen-peer-urls "http://127.0.0.1:$etcd_peer" --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer" \
+    --initial-cluster "e2e=http://127.0.0.1:$etcd_peer" --log-level warn
+  wait_for etcd 30 curl -fsS "http://127.0.0.1:$etcd_port/health"
+
+  local c=$dir/certs
+  start kube-apiserver kube-apiserver \
+    --etcd-servers "http://127.0.0.1:$etcd_port" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
+    --cert-dir "$c" --tls-cert-file "$c/apiserver.crt" --tls-private-key-file "$c/apiserver.key" \
+    --client-ca-file "$c/ca.crt" --authorization-mode RBAC \
+    --service-cluster-ip-range 10.0.0.0/24 --allow-privileged=true \
+    --disable-admission-plugins ServiceAccount \
+    --service-account-issuer https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file "$c/sa.pub" --service-account-signing-key-file "$c/sa.key" \
+    --v 1
+  write_kubeconfig
+  export KUBECONFIG=$dir/kubeconfig
+  wait_for kube-apiserver 90 kubectl get --raw /readyz
+
+  start kube-controller-manager kube-controller-manager --kubeconfig "$KUBECONFIG" \
+    --leader-elect=false --bind-address 127.0.0.1 --secure-port "$kcm_port" \
+    --root-ca-file "$c/ca.crt" --service-account-private-key-file "$c/sa.key" \
+    --cluster-signing-cert-file "$c/ca.crt" --cluster-signing-key-file "$c/ca.key" \
+    --authentication-kubeconfig "$KUBECONFIG" --authorization-kubeconfig "$KUBECONFIG" --v 1
+  start kube-scheduler kube-scheduler --kubeconfig "$KUBECONFIG" --leader-elect=false \
+    --bind-address 127.0.0.1 --secure-port "$sched_port" \
+    --authentication-kubeconfig "$KUBECONFIG" --authorization-kubeconfig "$KUBECONFIG" --v 1
+  local stages=()
+  for f in "$CACHE/bin/kwok-stages"/*.yaml; do stages+=(--config "$f"); done
+  start kwok kwok --kubeconfig "$KUBECONFIG" --manage-all-nodes=true \
+    --server-address "127.0.0.1:$kwok_port" "${stages[@]}"
+
+  wait_for kube-controller-manager 60 curl -fsSk "https://127.0.0.1:$kcm_port/healthz"
+  wait_for kube-scheduler 60 curl -fsSk "https://127.0.0.1:$sched_port/healthz"
+  wait_for kwok 60 curl -fsS "http://127.0.0.1:$kwok_port/healthz"
+
+  kubectl apply -f "$here/manifests/node.yaml" >"$dir/logs/setup.log" 2>&1 ||
+    die "cannot create the kwok node; see $dir/logs/setup.log"
+  wait_for kwok 60 kubectl wait --for=condition=Ready node/kwok-node-0 --timeout=1s
+  # Pods need the default ServiceAccount, made by the controller-manager.
+  wait_for kube-controller-manager 60 kubectl get serviceaccount default -n default
+
+  cat >"$dir/env" <<EOF
+export KUBECONFIG=$dir/kubeconfig
+export PATH=$CACHE/bin:\$PATH
+export NO_PROXY=$NO_PROXY no_proxy=$no_proxy
+EOF
+  say "control plane ready in $((SECONDS - start_time))s: apiserver https://127.0.0.1:$api_port"
+}
+
+down() {
+  [[ -d "$dir/pids" ]] || return 0
+  local f pid
+  # Reverse start order: clients of the apiserver first, etcd last.
+  for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
+    f=$dir/pids/$name
+    [[ -f "$f" ]] || continue
+    pid=$(cat "$f")
+    kill "$pid" 2>/dev/null || true
+  done
+  for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
+    f=$dir/pids/$name
+    [[ -f "$f" ]] || continue
+    pid=$(cat "$f")
+    for _ in $(seq 1 50); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -9 "$pid" 2>/dev/null || true
+    rm -f "$f"
+  done
+  rmdir "$dir/pids" 2>/dev/null || true
+  if [[ ${KEEP_CLUSTER_DIR:-0} == 1 ]]; then
+    say "logs kept in $dir/logs"
+  else
+    rm -rf "$dir"
+  fi
+}
+
+cmd=${1:-}
+dir=${2:-}
+[[ -n "$cmd" && -n "$dir" ]] || die "usage: $0 up|down DIR"
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
+case $cmd in
+up)
+  if ! up; then
+    KEEP_CLUSTER_DIR=1 down
+    die "the control plane did not start; logs are in $dir/logs"
+  fi
+  ;;
+down) down ;;
+*) die "usage: $0 up|down DIR" ;;
+esac

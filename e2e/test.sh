@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The whole test suite, as `make test` and CI run it:
+#   1. formatting and lints (cargo fmt --check, cargo clippy -D warnings)
+#   2. unit tests and the CRD drift test (plain `cargo test`)
+#   3. the tools of the real test bed (built once, cached in ~/.cache/release-gate)
+#   4. a local control plane, and every test marked "needs the real test bed" against it
+# The control plane is stopped on exit, also on failure or Ctrl-C; its logs are kept (and the
+# path printed) when something failed.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+CACHE=${RELEASE_GATE_CACHE:-$HOME/.cache/release-gate}
+export RELEASE_GATE_CACHE=$CACHE
+# Cargo output lives outside the repository so a fresh clone (CI) reuses the warm build.
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target}
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+start=$SECONDS
+
+step "toolchain components"
+if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+  rustup component add rustfmt clippy
+fi
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets --locked -- -D warnings
+
+step "unit tests and CRD drift (cargo test)"
+cargo test --all-targets --locked
+
+step "test-bed tools (e2e/tools/install.sh)"
+e2e/tools/install.sh all
+export PATH="$CACHE/bin:$PATH"
+
+step "local control plane (e2e/cluster.sh)"
+run_dir=$(mktemp -d "${TMPDIR:-/tmp}/release-gate-e2e.XXXXXX")
+status=1
+cleanup() {
+  if [[ $status -ne 0 ]]; then
+    KEEP_CLUSTER_DIR=1 e2e/cluster.sh down "$run_dir" || true
+  else
+    e2e/cluster.sh down "$run_dir" || true
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+e2e/cluster.sh up "$run_dir"
+# shellcheck disable=SC1091
+source "$run_dir/env"
+
+step "end-to-end tests (cargo test -- --ignored)"
+# The ignored tests are the ones that need the real test bed started above.
+cargo test --all-targets --locked -- --ignored --test-threads "${E2E_THREADS:-2}"
+status=0
+step "all tests passed in $((SECONDS - start))s"
