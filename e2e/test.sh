@@ -54,7 +54,9 @@ e2e/cluster.sh up "$run_dir"
 source "$run_dir/env"
 
 step "end-to-end tests (cargo test -- --ignored)"
-# The ignored tests are the ones that need the real test bed started above.
-cargo test --all-targets --locked -- --ignored --test-threads "${E2E_THREADS:-2}"
+# The ignored tests are the ones that need the real test bed started above. `--tests` (not
+# --all-targets): the criterion benches already ran once in test mode above and do not take
+# libtest's flags.
+cargo test --tests --locked -- --ignored --test-threads "${E2E_THREADS:-2}"
 status=0
 step "all tests passed in $((SECONDS - start))s"
