@@ -1,16 +1,353 @@
-//! `release-gate verify`: checks an image's signature and attestations, as CI would.
+//! `release-gate verify`: checks an image's signature and attestations, as CI would, with the
+//! same library the controller uses.
+//!
+//! Exit status: 0 accepted; 1 rejected (each reason printed); 2 bad invocation or configuration
+//! (unreadable key, bad reference); 3 the registry could not be read.
 
-use clap::Args;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use serde::Deserialize;
+
+use crate::api::VulnerabilityBudget;
+use crate::evidence::registry::parse_docker_config;
+use crate::evidence::{
+    Error, Evidence, RegistryConfig, Report, Requirements, TrustPolicy, TrustedKey, Verifier,
+};
 
 /// Flags of `verify`.
 #[derive(Debug, Clone, Args)]
 pub struct VerifyArgs {
-    /// The image reference to verify.
+    /// The image reference to verify (`nginx`, `registry:5000/app:1.0`, `app@sha256:…`).
     pub image: String,
+
+    /// A trusted public key (PEM: ECDSA, Ed25519 or RSA, as `cosign public-key` prints).
+    /// Repeat or comma-separate for several.
+    #[arg(long = "key", env = "RELEASE_GATE_VERIFY_KEYS", value_delimiter = ',')]
+    pub keys: Vec<PathBuf>,
+
+    /// A trust policy file (YAML): `keys` (each `{name, path}` or `{name, pem}`), `require`,
+    /// `vulnerabilityBudget`. Flags add to it.
+    #[arg(long, env = "RELEASE_GATE_VERIFY_POLICY")]
+    pub policy: Option<PathBuf>,
+
+    /// Attestations that must be present, by cosign short name (`cyclonedx`, `spdxjson`,
+    /// `slsaprovenance`, `slsaprovenance1`, `vuln`) or predicate type URI. Default: none, only
+    /// the signature.
+    #[arg(long, env = "RELEASE_GATE_VERIFY_REQUIRE", value_delimiter = ',')]
+    pub require: Vec<String>,
+
+    /// Critical vulnerabilities allowed in the vulnerability attestation.
+    #[arg(long, env = "RELEASE_GATE_VERIFY_MAX_CRITICAL")]
+    pub max_critical: Option<u32>,
+
+    /// High vulnerabilities allowed (unlimited when absent).
+    #[arg(long, env = "RELEASE_GATE_VERIFY_MAX_HIGH")]
+    pub max_high: Option<u32>,
+
+    /// Medium vulnerabilities allowed (unlimited when absent).
+    #[arg(long, env = "RELEASE_GATE_VERIFY_MAX_MEDIUM")]
+    pub max_medium: Option<u32>,
+
+    /// Registry credentials: a docker `config.json` / `.dockerconfigjson` file.
+    #[arg(long, env = "RELEASE_GATE_REGISTRY_CONFIG")]
+    pub registry_config: Option<PathBuf>,
+
+    /// Registry hosts (host:port) reached over plain HTTP. Repeat or comma-separate.
+    #[arg(
+        long = "insecure-registry",
+        env = "RELEASE_GATE_INSECURE_REGISTRIES",
+        value_delimiter = ','
+    )]
+    pub insecure_registries: Vec<String>,
+
+    /// Extra CA certificates (PEM) trusted for registry TLS.
+    #[arg(long, env = "RELEASE_GATE_REGISTRY_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
+
+    /// Timeout of each registry call, in seconds.
+    #[arg(long, env = "RELEASE_GATE_REGISTRY_TIMEOUT", default_value_t = 30)]
+    pub timeout: u64,
+
+    /// Output format.
+    #[arg(long, short = 'o', env = "RELEASE_GATE_VERIFY_OUTPUT", value_enum, default_value_t = Output::Human)]
+    pub output: Output,
 }
 
-pub fn run(_args: VerifyArgs) -> ExitCode {
-    eprintln!("release-gate verify: not available yet");
-    ExitCode::from(2)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Human,
+    Json,
+}
+
+/// The trust policy file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PolicyFile {
+    #[serde(default)]
+    keys: Vec<PolicyKey>,
+    #[serde(default)]
+    require: Vec<String>,
+    #[serde(default)]
+    vulnerability_budget: Option<VulnerabilityBudget>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyKey {
+    name: Option<String>,
+    path: Option<PathBuf>,
+    pem: Option<String>,
+}
+
+pub fn run(args: VerifyArgs) -> ExitCode {
+    let (verifier, req) = match setup(&args) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("release-gate verify: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("release-gate verify: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match rt.block_on(verifier.verify(&args.image, &req)) {
+        Ok(report) => {
+            match args.output {
+                Output::Json => match serde_json::to_string_pretty(&JsonReport::new(&report)) {
+                    Ok(s) => println!("{s}"),
+                    Err(e) => eprintln!("release-gate verify: {e}"),
+                },
+                Output::Human => print!("{}", render_human(&report)),
+            }
+            if report.verdict.is_accepted() {
+                ExitCode::SUCCESS
+            } else {
+                if args.output == Output::Json {
+                    for p in &report.verdict.problems {
+                        eprintln!("release-gate verify: rejected: {p}");
+                    }
+                }
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            eprintln!("release-gate verify: {}: {e}", args.image);
+            match e {
+                Error::Registry(_) | Error::Task(_) => ExitCode::from(3),
+                Error::Reference(_) | Error::Trust(_) => ExitCode::from(2),
+            }
+        }
+    }
+}
+
+fn read(path: &Path, what: &str) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("cannot read {what} {}: {e}", path.display()))
+}
+
+/// Builds the verifier and requirements from the flags and the policy file.
+fn setup(args: &VerifyArgs) -> Result<(Verifier, Requirements), String> {
+    let VerifyArgs {
+        image: _,
+        keys,
+        policy,
+        require,
+        max_critical,
+        max_high,
+        max_medium,
+        registry_config,
+        insecure_registries,
+        ca_file,
+        timeout,
+        output: _,
+    } = args;
+    let file: PolicyFile = match policy {
+        Some(p) => serde_yaml::from_slice(&read(p, "trust policy")?)
+            .map_err(|e| format!("trust policy {} does not parse: {e}", p.display()))?,
+        None => PolicyFile::default(),
+    };
+    let mut trust = TrustPolicy::default();
+    for (i, k) in file.keys.iter().enumerate() {
+        let name = k.name.clone().unwrap_or_else(|| format!("policy key #{i}"));
+        let pem = match (&k.path, &k.pem) {
+            (Some(p), None) => read(p, "public key")?,
+            (None, Some(pem)) => pem.as_bytes().to_vec(),
+            _ => {
+                return Err(format!(
+                    "trust policy key '{name}': give exactly one of path or pem"
+                ));
+            }
+        };
+        trust
+            .keys
+            .push(TrustedKey::from_pem(name, &pem).map_err(|e| e.to_string())?);
+    }
+    for path in keys {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string());
+        let pem = read(path, "public key")?;
+        trust
+            .keys
+            .push(TrustedKey::from_pem(name, &pem).map_err(|e| e.to_string())?);
+    }
+    let mut budget = file.vulnerability_budget.unwrap_or_default();
+    if let Some(c) = max_critical {
+        budget.critical = *c;
+    }
+    if max_high.is_some() {
+        budget.high = *max_high;
+    }
+    if max_medium.is_some() {
+        budget.medium = *max_medium;
+    }
+    let mut names = file.require;
+    names.extend(require.iter().cloned());
+    let req = Requirements::new(&names, budget);
+    let credentials = match registry_config {
+        Some(p) => parse_docker_config(&read(p, "registry config")?).map_err(|e| e.to_string())?,
+        None => Default::default(),
+    };
+    let extra_ca_pem = match ca_file {
+        Some(p) => Some(read(p, "CA file")?),
+        None => None,
+    };
+    let registry = RegistryConfig {
+        insecure: insecure_registries.clone(),
+        extra_ca_pem,
+        credentials,
+        timeout: Some(Duration::from_secs((*timeout).max(1))),
+    };
+    let verifier = Verifier::new(registry, trust).map_err(|e| e.to_string())?;
+    Ok((verifier, req))
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonReport<'a> {
+    image: &'a str,
+    accepted: bool,
+    evidence: &'a Evidence,
+    summary: crate::api::EvidenceSummary,
+    problems: Vec<JsonProblem<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct JsonProblem<'a> {
+    reason: &'static str,
+    message: String,
+    detail: &'a crate::evidence::Problem,
+}
+
+impl<'a> JsonReport<'a> {
+    fn new(r: &'a Report) -> Self {
+        Self {
+            image: &r.image,
+            accepted: r.verdict.is_accepted(),
+            evidence: &r.verdict.evidence,
+            summary: r.verdict.evidence.summary(),
+            problems: r
+                .verdict
+                .problems
+                .iter()
+                .map(|p| JsonProblem {
+                    reason: p.label(),
+                    message: p.to_string(),
+                    detail: p,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The human summary.
+pub fn render_human(r: &Report) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let ev = &r.verdict.evidence;
+    let _ = writeln!(out, "image: {}", r.image);
+    for s in &ev.signatures {
+        let _ = writeln!(out, "  signature   ok  {} ({})", s.signer, s.origin);
+    }
+    for a in &ev.attestations {
+        let _ = writeln!(
+            out,
+            "  attestation ok  {} by {} ({})",
+            a.predicate_type, a.signer, a.origin
+        );
+    }
+    if let Some(s) = &ev.sbom {
+        let mut lic = s
+            .licenses
+            .iter()
+            .take(8)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if s.licenses.len() > 8 {
+            lic.push_str(&format!(" and {} more", s.licenses.len() - 8));
+        }
+        let _ = writeln!(
+            out,
+            "  sbom        {}: {} components; licences: {}; {}",
+            s.format,
+            s.components,
+            if lic.is_empty() { "none listed" } else { &lic },
+            s.digest
+        );
+    }
+    if let Some(p) = &ev.provenance {
+        let _ = writeln!(
+            out,
+            "  provenance  SLSA {}: builder {}; build type {}; source {}{}",
+            p.slsa_version,
+            p.builder_id,
+            p.build_type,
+            p.source_repo.as_deref().unwrap_or("unknown"),
+            p.source_commit
+                .as_deref()
+                .map(|c| format!(" @ {c}"))
+                .unwrap_or_default()
+        );
+    }
+    if let Some(v) = &ev.vulnerabilities {
+        let c = &v.counts;
+        let _ = writeln!(
+            out,
+            "  vulns       {}: {} critical, {} high, {} medium, {} low, {} unknown",
+            v.scanner, c.critical, c.high, c.medium, c.low, c.unknown
+        );
+        for a in &v.top {
+            let _ = writeln!(
+                out,
+                "              {:?} {} in {}{}",
+                a.severity,
+                a.id,
+                a.package,
+                a.fixed_version
+                    .as_deref()
+                    .map(|f| format!(" (fixed in {f})"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    if r.verdict.is_accepted() {
+        let _ = writeln!(out, "ACCEPTED {}", ev.digest);
+    } else {
+        let _ = writeln!(out, "REJECTED {}:", ev.digest);
+        for p in &r.verdict.problems {
+            let _ = writeln!(out, "  - [{}] {p}", p.label());
+        }
+    }
+    out
 }

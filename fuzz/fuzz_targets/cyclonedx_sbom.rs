@@ -1,0 +1,10 @@
+//! SBOM summary (CycloneDX, SPDX) from arbitrary JSON.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use release_gate::evidence::predicates;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(v) = predicates::json(data) {
+        let _ = predicates::parse_sbom(&v);
+    }
+});

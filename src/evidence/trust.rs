@@ -1,0 +1,124 @@
+//! Trust authorities: the public keys (ECDSA P-256/384/521, Ed25519, RSA, PEM) whose signatures
+//! count. They come from platform configuration (a Secret, a file, inline PEM), never from the
+//! artifact being verified. Key parsing and the signature primitives are the `sigstore` crate's.
+
+use sha2::Digest as _;
+use sigstore::crypto::{CosignVerificationKey, Signature};
+
+/// A public key that may sign releases.
+#[derive(Debug, Clone)]
+pub struct TrustedKey {
+    /// Where the key came from, for messages (`cosign.pub`, `secret/ns/name`).
+    pub name: String,
+    /// `sha256:<hex>` of the key's DER SubjectPublicKeyInfo: a stable id for reports.
+    pub fingerprint: String,
+    key: CosignVerificationKey,
+}
+
+/// Why a trust authority cannot be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum TrustError {
+    #[error(
+        "public key '{name}' is not a PEM public key (ECDSA P-256/P-384/P-521, Ed25519 or RSA SubjectPublicKeyInfo, as `cosign public-key` prints): {why}"
+    )]
+    Key { name: String, why: String },
+    #[error("no trust authority configured: give at least one public key (--key)")]
+    Empty,
+}
+
+impl TrustedKey {
+    /// Loads a PEM `PUBLIC KEY` (SubjectPublicKeyInfo); the algorithm is taken from the key.
+    pub fn from_pem(name: impl Into<String>, pem: &[u8]) -> Result<Self, TrustError> {
+        let name = name.into();
+        let key = CosignVerificationKey::try_from_pem(pem).map_err(|e| TrustError::Key {
+            name: name.clone(),
+            why: e.to_string(),
+        })?;
+        let der = pem_body(pem).ok_or_else(|| TrustError::Key {
+            name: name.clone(),
+            why: "no PEM body".into(),
+        })?;
+        let fingerprint = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&der)));
+        Ok(Self {
+            name,
+            fingerprint,
+            key,
+        })
+    }
+
+    /// Whether `sig` is this key's signature over `msg` (cosign hashes with the key's digest).
+    pub fn verifies(&self, sig: &[u8], msg: &[u8]) -> bool {
+        self.key.verify_signature(Signature::Raw(sig), msg).is_ok()
+    }
+
+    /// A short label: the name and the first 12 hex digits of the fingerprint.
+    pub fn label(&self) -> String {
+        let short = self
+            .fingerprint
+            .get(..("sha256:".len() + 12))
+            .unwrap_or(&self.fingerprint);
+        format!("key {} ({short})", self.name)
+    }
+}
+
+fn pem_body(pem: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(pem).ok()?;
+    let body: String = text
+        .lines()
+        .skip_while(|l| !l.starts_with("-----BEGIN"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    super::dsse::decode_b64(&body)
+}
+
+/// The set of authorities a verification trusts.
+#[derive(Debug, Clone, Default)]
+pub struct TrustPolicy {
+    pub keys: Vec<TrustedKey>,
+}
+
+impl TrustPolicy {
+    pub fn check_not_empty(&self) -> Result<(), TrustError> {
+        if self.keys.is_empty() {
+            Err(TrustError::Empty)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The first trusted key that verifies `sig` over `msg`.
+    pub fn key_for(&self, sig: &[u8], msg: &[u8]) -> Option<&TrustedKey> {
+        self.keys.iter().find(|k| k.verifies(sig, msg))
+    }
+
+    /// Fingerprints of the trusted keys, for error messages.
+    pub fn key_labels(&self) -> String {
+        self.keys
+            .iter()
+            .map(TrustedKey::label)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_non_keys_with_a_clear_error() {
+        for bad in [
+            &b""[..],
+            b"not pem",
+            b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+        ] {
+            let e = TrustedKey::from_pem("k.pub", bad).unwrap_err();
+            assert!(e.to_string().contains("k.pub"), "{e}");
+        }
+        assert!(matches!(
+            TrustPolicy::default().check_not_empty(),
+            Err(TrustError::Empty)
+        ));
+    }
+}

@@ -1,0 +1,501 @@
+//! End-to-end evidence verification against a real registry (`docker-registry` on loopback) and
+//! artifacts made by the real `cosign` CLI: the good image passes; each bad image fails with its
+//! own reason. Run with `make test` (tools on PATH); a missing tool fails the test.
+
+mod evidence_support;
+
+use std::process::Command;
+
+use evidence_support::*;
+use release_gate::api::VulnerabilityBudget;
+use release_gate::evidence::verify::{AttestationFailure, SignatureFailure};
+use release_gate::evidence::{
+    ImageRef, Problem, RegistryConfig, Report, Requirements, TrustPolicy, TrustedKey, Verifier,
+};
+
+const ALL: [&str; 3] = ["cyclonedx", "slsaprovenance", "vuln"];
+
+fn verifier(reg: &Registry, key: &KeyPair) -> Verifier {
+    let pem = std::fs::read(&key.public).unwrap();
+    let trust = TrustPolicy {
+        keys: vec![TrustedKey::from_pem("cosign.pub", &pem).unwrap()],
+    };
+    Verifier::new(
+        RegistryConfig {
+            insecure: vec![reg.host.clone()],
+            ..Default::default()
+        },
+        trust,
+    )
+    .unwrap()
+}
+
+fn verify(reg: &Registry, key: &KeyPair, image: &str, require: &[&str]) -> Report {
+    let v = verifier(reg, key);
+    let req = Requirements::new(
+        &require.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        VulnerabilityBudget::default(),
+    );
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(v.verify(image, &req))
+        .unwrap_or_else(|e| panic!("verify {image}: {e}"))
+}
+
+/// Signs and attests `image` with all three attestations.
+fn sign_and_attest(reg: &Registry, key: &KeyPair, image: &str, vuln_report: &str) {
+    sign(reg, key, image);
+    attest(reg, key, image, "cyclonedx", &fixture("sbom.cdx.json"));
+    attest(
+        reg,
+        key,
+        image,
+        "slsaprovenance",
+        &fixture("slsa-provenance-v02.json"),
+    );
+    attest(
+        reg,
+        key,
+        image,
+        "vuln",
+        &cosign_vuln_predicate(reg, vuln_report),
+    );
+}
+
+fn only_problem(r: &Report) -> &Problem {
+    assert_eq!(r.verdict.problems.len(), 1, "{:#?}", r.verdict.problems);
+    &r.verdict.problems[0]
+}
+
+#[test]
+#[ignore = "needs the real test bed: make test"]
+fn good_image_is_accepted_with_its_evidence_summarised() {
+    let reg = Registry::start();
+    let key = generate_key(&reg, "cosign");
+    let image = reg.push_image("team/app", "v1");
+    sign_and_attest(&reg, &key, &image, "trivy-report.json");
+    // By tag: the digest is resolved from the registry.
+    let by_tag = format!("{}/team/app:v1", reg.host);
+    let r = verify(&reg, &key, &by_tag, &ALL);
+    assert!(r.verdict.is_accepted(), "{:#?}", r.verdict.problems);
+    let ev = &r.verdict.evidence;
+    assert_eq!(format!("{}/team/app@{}", reg.host, ev.digest), image);
+    assert_eq!(ev.signatures.len(), 1);
+    assert_eq!(ev.attestations.len(), 3);
+    let sbom = ev.sbom.as_ref().unwrap();
+    assert_eq!(sbom.components, 13);
+    assert!(sbom.licenses.contains(&"MIT".to_owned()));
+    let prov = ev.provenance.as_ref().unwrap();
+    assert!(prov.builder_id.contains("slsa-github-generator"));
+    assert_eq!(
+        prov.source_commit.as_deref(),
+        Some("5b5c7b9ea8d1b6e4e3c6ea2c77b1f9cdd34b3a50")
+    );
+    let vulns = ev.vulnerabilities.as_ref().unwrap();
+    assert_eq!((vulns.counts.critical, vulns.counts.medium), (0, 4));
+    let summary = ev.summary();
+    assert_eq!(summary.sbom_components, Some(13));
+    assert!(summary.signers[0].starts_with("key cosign.pub (sha256:"));
+    // By digest, with a tag too: the digest wins.
+    let pinned = format!("{}/team/app:whatever@{}", reg.host, ev.digest);
+    assert!(verify(&reg, &key, &pinned, &ALL).verdict.is_accepted());
+}
+
+#[test]
+#[ignore = "needs the real test bed: make test"]
+fn unsigned_image_is_rejected() {
+    let reg = Registry::start();
+    let key = generate_key(&reg, "cosign");
+    let image = reg.push_image("team/unsigned", "v1");
+    let r = verify(&reg, &key, &image, &[]);
+    assert_eq!(only_problem(&r), &Problem::Unsigned);
+}
+
+#[test]
+#[ignore = "needs the real test bed: make test"]
+fn image_signed_by_another_key_is_rejected() {
+    let reg = Registry::start();
+    let trusted = generate_key(&reg, "trusted");
+    let other = generate_key(&reg, "other");
+    let image = reg.push_image("team/other-key", "v1");
+    sign(&reg, &other, &image);
+    let r = verify(&reg, &trusted, &image, &[]);
+    match only_problem(&r) {
+        Problem::SignatureUntrusted { failures } => {
+            assert!(
+                matches!(&failures[..], [SignatureFailure::UntrustedSigner { origin, .. }] if origin.contains(".sig")),
+                "{failures:?}"
+            );
+        }
+        p => panic!("expected SignatureUntrusted, got {p:?}"),
+    }
+    // Verified with the signer's own key, the same image passes: the key is what differs.
+    assert!(verify(&reg, &other, &image, &[]).verdict.is_accepted());
+}
+
+fn http(
+    reg: &Registry,
+    method: &str,
+    path_and_query: &str,
+    content_type: &str,
+    body: &[u8],
+) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(&reg.host).unwrap();
+    write!(
+        s,
+        "{method} {path_and_query} HTTP/1.1\r\nHost: {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        reg.host,
+        body.len()
+    )
+    .unwrap();
+    s.write_all(body).unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let status = resp
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, resp)
+}
+
+fn upload_blob(reg: &Registry, repo: &str, blob: &[u8]) {
+    let (status, resp) = http(
+        reg,
+        "POST",
+        &format!("/v2/{repo}/blobs/uploads/"),
+        "application/octet-stream",
+        b"",
+    );
+    assert_eq!(status, 202, "{resp}");
+    let location = resp
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("Location: ")
+                .or_else(|| l.strip_prefix("location: "))
+        })
+        .unwrap()
+        .trim()
+        .to_owned();
+    let path = location
+        .split_once(&reg.host)
+        .map_or(location.as_str(), |(_, p)| p)
+        .to_owned();
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let digest = release_gate::evidence::Digest::of(blob);
+    let (status, resp) = http(
+        reg,
+        "PUT",
+        &format!("{path}{sep}digest={digest}"),
+        "application/octet-stream",
+        blob,
+    );
+    assert_eq!(status, 201, "{resp}");
+}
+
+fn put_manifest(reg: &Registry, repo: &str, tag: &str, body: &[u8], media_type: &str) {
+    let (status, resp) = http(
+        reg,
+        "PUT",
+        &format!("/v2/{repo}/manifests/{tag}"),
+        media_type,
+        body,
+    );
+    assert_eq!(status, 201, "{resp}");
+}
+
+fn digest_of(image: &str) -> release_gate::evidence::Digest {
+    ImageRef::parse(image).unwrap().digest.unwrap()
+}
+
+#[test]
+#[ignore = "needs the real test bed: make test"]
+fn tampered_attestation_payload_is_rejected() {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let reg = Registry::start();
+    let key = generate_key(&reg, "cosign");
+    let image = reg.push_image("team/tampered", "v1");
+    sign_and_attest(&reg, &key, &image, "trivy-report-critical.json");
+    let att_tag = format!("sha256-{}.att", digest_of(&image).hex());
+    // Find the vuln attestation and hide its criticals, keeping the original signature.
+    let edit = |env: &mut serde_json::Value| {
+        let payload = b64.decode(env["payload"].as_str().unwrap()).unwrap();
+        let mut st: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+        if st["predicateType"] != "https://cosign.sigstore.dev/attestation/vuln/v1" {
+            return;
+        }
+        st["predicate"]["scanner"]["result"] =
+            serde_json::json!({"SchemaVersion": 2, "Results": []});
+        env["payload"] = b64.encode(serde_json::to_vec(&st).unwrap()).into();
+    };
+    tamper_all_layers(&reg, "team/tampered", &att_tag, edit);
+    let r = verify(&reg, &key, &image, &ALL);
+    match only_problem(&r) {
+        Problem::AttestationInvalid {
+            predicate_type,
+            failures,
+        } => {
+            assert_eq!(
+                predicate_type,
+                "https://cosign.sigstore.dev/attestation/vuln/v1"
+            );
+            assert!(
+                matches!(&failures[..], [AttestationFailure::BadSignature { .. }]),
+                "{failures:?}"
+            );
+        }
+        p => panic!("expected AttestationInvalid/BadSignature, got {p:?}"),
+    }
+}
+
+/// Rewrites the layer blobs of the cosign artifact at `tag` (keeping the signatures) and pushes
+/// the altered manifest under the same tag, as an attacker with registry write access would.
+fn tamper_all_layers(reg: &Registry, repo: &str, tag: &str, edit: impl Fn(&mut serde_json::Value)) {
+    let crane = tool("crane");
+    let reference = format!("{}/{repo}:{tag}", reg.host);
+    let mut manifest: serde_json::Value = serde_json::from_str(&run(Command::new(&crane).args([
+        "manifest",
+        "--insecure",
+        &reference,
+    ])))
+    .unwrap();
+    let n = manifest["layers"].as_array().unwrap().len();
+    for i in 0..n {
+        let layer_digest = manifest["layers"][i]["digest"].as_str().unwrap().to_owned();
+        let bytes = run(Command::new(&crane).args([
+            "blob",
+            "--insecure",
+            &format!("{}/{repo}@{layer_digest}", reg.host),
+        ]));
+        let mut doc: serde_json::Value = serde_json::from_str(&bytes).unwrap();
+        let before = doc.clone();
+        edit(&mut doc);
+        if doc == before {
+            continue;
+        }
+        let new_blob = serde_json::to_vec(&doc).unwrap();
+        upload_blob(reg, repo, &new_blob);
+        manifest["layers"][i]["digest"] = release_gate::evidence::Digest::of(&new_blob)
+            .to_string()
+            .into();
+        manifest["layers"][i]["size"] = new_blob.len().into();
+    }
+    let media_type = manifest["mediaType"]
+        .as_str()
+        .unwrap_or("application/vnd.oci.image.manifest.v1+json")
+        .to_owned();
+    put_manifest(
+        reg,
+        repo,
+        tag,
+        &serde_json::to_vec(&manifest).unwrap(),
+        &media_type,
+    );
+}
+
+/// Edits the manifest at `tag` (e.g. its unsigned annotations) and pushes it back.
+fn edit_manifest(reg: &Registry, repo: &str, tag: &str, edit: impl Fn(&mut serde_json::Value)) {
+    let crane = tool("crane");
+    let reference = format!("{}/{repo}:{tag}", reg.host);
+    let mut manifest: serde_json::Value = serde_json::from_str(&run(Command::new(&crane).args([
+        "manifest",
+        "--insecure",
+        &reference,
+    ])))
+    .unwrap();
+    edit(&mut manifest);
+    let media_type = manifest["mediaType"]
+        .as_str()
+        .unwrap_or("application/vnd.oci.image.manifest.v1+json")
+        .to_owned();
+    put_manifest(
+        reg,
+        repo,
+        tag,
+        &serde_json::to_vec(&manifest).unwrap(),
+        &media_type,
+    );
+}
+
+#[test]
+#[ignore = "needs the real test bed: make test"]
+fn attestation_copied_from_another_digest_is_rejected() {
+    let reg = Registry::start();
+    let key = generate_key(&reg, "cosign");
+    let source = reg.push_image("team/copied", "source");
+    let target = reg.push_image("team/copied", "target");
+    sign_and_attest(&reg, &key, &source, "trivy-report.json");
+    sign(&reg, &key, &target);
+    // Copy the source's (validly signed) attestations onto the target's .att tag.
+    let from = format!(
+        "{}/team/copied:sha256-{}.att",
+        reg.host,
+        digest_of(&source).hex()
+    );
+    let to = format!(
+        "{}/team/copied:sha256-{}.att",
+        reg.host,
+        digest_of(&target).hex()
+    );
+    run(Command::new(tool("crane")).args(["copy", "--insecure", &from, &to]));
+    let r = verify(&reg, &key, &target, &["cyclonedx"]);
+    match only_problem(&r) {
+        Problem::AttestationInvalid {
+            predicate_type,
+            failures,
+        } => {
+            assert_eq!(predicate_type, "https://cyclonedx.org/bom");
+            match &failures[..] {
+                [AttestationFailure::SubjectMismatch { subjects, .. }] => {
+                    assert_eq!(subjects, &digest_of(&source).to_string())
+                }
+                f => panic!("expected SubjectMismatch, got {f:?}"),
+            }
+        }
+        p => panic!("expected AttestationInvalid/SubjectMismatch, got {p:?}"),
+    }
+}
+
+#[test]
+#[ignore = "needs the real test bed: make test"]
+fn wrong_predicate_type_is_rejected() {
+    let reg = Registry::start();
+    let key = generate_key(&reg, "cosign");
+    let image = reg.push_image("team/wrong-type", "v1");
+    sign(&reg, &key, &image);
+    // A real attestation of another type (cosign's generic `custom`) whose unsigned layer
+    // annotation is then edited to claim CycloneDX, so a lookup by annotation would take it for
+    // the required SBOM.
+    attest(&reg, &key, &image, "custom", &fixture("sbom.cdx.json"));
+    let att_tag = format!("sha256-{}.att", digest_of(&image).hex());
+    edit_manifest(&reg, "team/wrong-type", &att_tag, |m| {
+        m["layers"][0]["annotations"]["predicateType"] = "https://cyclonedx.org/bom".into();
+    });
+    let r = verify(&reg, &key, &image, &["cyclonedx"]);
+    match only_problem(&r) {
+        Problem::AttestationInvalid { failures, .. } => match &failures[..] {
+            [
+                AttestationFailure::PredicateTypeMismatch {
+                    annotated, signed, ..
+                },
+            ] => {
+                assert_eq!(annotated, "https://cyclonedx.org/bom");
+                assert_eq!(signed, "https://cosign.sigstore.dev/attestation/v1");
+            }
+            f => panic!("expected PredicateTypeMismatch, got {f:?}"),
+        },
+        p => panic!("expected AttestationInvalid/PredicateTypeMismatch, got {p:?}"),
+    }
+}
+
+#[test]
+#[ignore = "needs the real test bed: make test"]
+fn missing_required_attestation_is_rejected() {
+    let reg = Registry::start();
+    let key = generate_key(&reg, "cosign");
+    let image = reg.push_image("team/missing", "v1");
+    sign(&reg, &key, &image);
+    attest(&reg, &key, &image, "cyclonedx", &fixture("sbom.cdx.json"));
+    attest(
+        &reg,
+        &key,
+        &image,
+        "vuln",
+        &cosign_vuln_predicate(&reg, "trivy-report.json"),
+    );
+    let r = verify(&reg, &key, &image, &ALL);
+    assert_eq!(
+        only_problem(&r),
+        &Problem::AttestationMissing {
+            predicate_type: "https://slsa.dev/provenance/v0.2".into(),
+            found: vec![
+                "https://cosign.sigstore.dev/attestation/vuln/v1".into(),
+                "https://cyclonedx.org/bom".into()
+            ],
+        }
+    );
+}
+
+#[test]
+#[ignore = "needs the real test bed: make test"]
+fn criticals_over_a_zero_budget_are_rejected() {
+    let reg = Registry::start();
+    let key = generate_key(&reg, "cosign");
+    let image = reg.push_image("team/critical", "v1");
+    sign_and_attest(&reg, &key, &image, "trivy-report-critical.json");
+    let r = verify(&reg, &key, &image, &ALL);
+    match only_problem(&r) {
+        Problem::OverBudget { counts, over, top } => {
+            assert_eq!(counts.critical, 2);
+            assert_eq!(over, &["2 critical (budget 0)".to_owned()]);
+            assert!(top[0].starts_with("CVE-2019-14697 Critical"), "{top:?}");
+        }
+        p => panic!("expected OverBudget, got {p:?}"),
+    }
+}
+
+/// The CLI: exit 0 and a summary for the good image, exit 1 and the reason for a bad one.
+#[test]
+#[ignore = "needs the real test bed: make test"]
+fn cli_accepts_good_and_rejects_bad_with_reason() {
+    let reg = Registry::start();
+    let key = generate_key(&reg, "cosign");
+    let good = reg.push_image("team/cli", "good");
+    let bad = reg.push_image("team/cli", "bad");
+    sign_and_attest(&reg, &key, &good, "trivy-report.json");
+    sign(&reg, &key, &bad);
+    let cli = |image: &str, extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_release-gate"))
+            .args(["verify", image, "--key"])
+            .arg(&key.public)
+            .args([
+                "--insecure-registry",
+                &reg.host,
+                "--require",
+                "cyclonedx,slsaprovenance,vuln",
+            ])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = cli(&good, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("ACCEPTED sha256:"), "{stdout}");
+    assert!(stdout.contains("CycloneDX 1.5: 13 components"), "{stdout}");
+    assert!(stdout.contains("4 medium"), "{stdout}");
+    let out = cli(&good, &["--output", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["accepted"], true);
+    assert_eq!(json["summary"]["sbomComponents"], 13);
+    let out = cli(&bad, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("REJECTED"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "[AttestationMissing] required attestation https://cyclonedx.org/bom is missing"
+        ),
+        "{stdout}"
+    );
+    // A registry that is not there: exit 3 with the URL.
+    let out = Command::new(env!("CARGO_BIN_EXE_release-gate"))
+        .args(["verify", "127.0.0.1:1/nothing:v1", "--key"])
+        .arg(&key.public)
+        .args(["--insecure-registry", "127.0.0.1:1", "--timeout", "5"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("http://127.0.0.1:1/v2/nothing/manifests/v1")
+    );
+}

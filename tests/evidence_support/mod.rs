@@ -1,0 +1,224 @@
+//! The real test bed for evidence tests: Debian's `docker-registry` on a free loopback port
+//! (killed on drop, also when a test panics), keys made by the real `cosign`, images pushed with
+//! `crane`. A missing tool fails the test with the command that installs it.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const INSTALL_HINT: &str = "run `e2e/tools/install.sh cosign crane apt` and put ~/.cache/release-gate/bin on PATH (make test does)";
+pub const PASSWORD: &str = "release-gate-test";
+
+/// Finds a tool on PATH or fails the test.
+pub fn tool(name: &str) -> PathBuf {
+    if name == "docker-registry" && Path::new("/usr/bin/docker-registry").exists() {
+        return PathBuf::from("/usr/bin/docker-registry");
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        let p = dir.join(name);
+        if p.is_file() {
+            return p;
+        }
+    }
+    panic!("required tool `{name}` is not on PATH: {INSTALL_HINT}");
+}
+
+/// Runs a command, panicking with its output when it fails; returns stdout.
+pub fn run(cmd: &mut Command) -> String {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    if !out.status.success() {
+        panic!(
+            "{cmd:?} failed ({}):\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A registry process plus a scratch directory.
+pub struct Registry {
+    child: Child,
+    pub host: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Registry {
+    pub fn start() -> Self {
+        let bin = tool("docker-registry");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let host = format!("127.0.0.1:{port}");
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {host}\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .expect("write registry config");
+        let log = std::fs::File::create(dir.path().join("registry.log")).expect("log file");
+        let child = Command::new(bin)
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start docker-registry");
+        let reg = Self { child, host, dir };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(&reg.host).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "docker-registry did not listen on {} within 20s; log: {}",
+                reg.host,
+                std::fs::read_to_string(reg.dir.path().join("registry.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        reg
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Pushes a fresh single-layer image (random content, so a distinct digest) and returns
+    /// `host/repo@sha256:…`.
+    pub fn push_image(&self, repo: &str, tag: &str) -> String {
+        let work = self.path(&format!("img-{repo}-{tag}").replace('/', "_"));
+        std::fs::create_dir_all(&work).unwrap();
+        let nonce: u128 = rand_u128();
+        std::fs::write(
+            work.join("hello.txt"),
+            format!("release-gate test image {nonce}\n"),
+        )
+        .unwrap();
+        let tar = work.join("layer.tar");
+        run(Command::new("tar")
+            .arg("-cf")
+            .arg(&tar)
+            .arg("-C")
+            .arg(&work)
+            .arg("hello.txt"));
+        let reference = format!("{}/{repo}:{tag}", self.host);
+        run(Command::new(tool("crane"))
+            .args(["append", "--insecure", "-f"])
+            .arg(&tar)
+            .args(["-t", &reference]));
+        let digest = run(Command::new(tool("crane")).args(["digest", "--insecure", &reference]));
+        format!("{}/{repo}@{}", self.host, digest.trim())
+    }
+}
+
+fn rand_u128() -> u128 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+    );
+    (u128::from(h.finish()) << 64) | u128::from(std::process::id())
+}
+
+/// A cosign key pair made by `cosign generate-key-pair`.
+pub struct KeyPair {
+    pub key: PathBuf,
+    pub public: PathBuf,
+}
+
+/// The cosign command with a private HOME so nothing leaks between runs.
+pub fn cosign(reg: &Registry) -> Command {
+    let mut c = Command::new(tool("cosign"));
+    let home = reg.path("home");
+    std::fs::create_dir_all(&home).unwrap();
+    c.env("COSIGN_PASSWORD", PASSWORD)
+        .env("HOME", &home)
+        .env("DOCKER_CONFIG", home.join(".docker"))
+        .env("SIGSTORE_NO_CACHE", "true")
+        .env("COSIGN_EXPERIMENTAL", "0")
+        .current_dir(reg.dir.path());
+    c
+}
+
+pub fn generate_key(reg: &Registry, name: &str) -> KeyPair {
+    let prefix = reg.path(name);
+    run(cosign(reg)
+        .args(["generate-key-pair", "--output-key-prefix"])
+        .arg(&prefix));
+    KeyPair {
+        key: prefix.with_extension("key"),
+        public: prefix.with_extension("pub"),
+    }
+}
+
+pub fn sign(reg: &Registry, key: &KeyPair, image: &str) {
+    run(cosign(reg)
+        .args([
+            "sign",
+            "--yes",
+            "--tlog-upload=false",
+            "--allow-insecure-registry",
+            "--key",
+        ])
+        .arg(&key.key)
+        .arg(image));
+}
+
+pub fn attest(reg: &Registry, key: &KeyPair, image: &str, kind: &str, predicate: &Path) {
+    run(cosign(reg)
+        .args([
+            "attest",
+            "--yes",
+            "--tlog-upload=false",
+            "--allow-insecure-registry",
+            "--key",
+        ])
+        .arg(&key.key)
+        .args(["--type", kind, "--predicate"])
+        .arg(predicate)
+        .arg(image));
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("e2e/fixtures")
+        .join(name)
+}
+
+/// Wraps a Trivy report in cosign's vulnerability predicate (what `trivy --format cosign-vuln`
+/// writes) and returns the file.
+pub fn cosign_vuln_predicate(reg: &Registry, report: &str) -> PathBuf {
+    let result: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixture(report)).unwrap()).unwrap();
+    let pred = serde_json::json!({
+        "invocation": {"parameters": null, "uri": "", "event_id": "", "builder.id": ""},
+        "scanner": {"uri": "pkg:github/aquasecurity/trivy@v0.50.0", "version": "v0.50.0",
+            "db": {"uri": "", "version": ""}, "result": result},
+        "metadata": {"scanStartedOn": "2024-03-01T10:00:00Z", "scanFinishedOn": "2024-03-01T10:00:05Z"}
+    });
+    let p = reg.path(&format!("cosign-vuln-{report}"));
+    std::fs::write(&p, serde_json::to_vec_pretty(&pred).unwrap()).unwrap();
+    p
+}
