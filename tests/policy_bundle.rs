@@ -1,0 +1,320 @@
+//! The policy bundle under `policies/` through the gate's own loader and runner: every Rego
+//! test passes, every example shows its verdict, and a broken rule file, an undefined reference
+//! and a digest mismatch are refused with errors that say what and where. Needs nothing
+//! external, so it runs in plain `cargo test`.
+
+use release_gate::policy::{
+    ADMISSION_QUERY, Bundle, LoadError, PolicyEngine, PolicyHolder, PolicyInput, Reload, run_tests,
+    testing::Verdict,
+};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn policies() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("policies")
+}
+
+fn load(dir: &Path) -> Result<PolicyEngine, LoadError> {
+    PolicyEngine::load(&Bundle::from_dir(dir)?, None)
+}
+
+fn example(name: &str) -> PolicyInput {
+    let raw = std::fs::read(policies().join("examples").join(name).join("input.json"))
+        .expect("example input");
+    PolicyInput::from_json(serde_json::from_slice(&raw).expect("example JSON"))
+}
+
+/// A scratch copy of the bundle that a test may break.
+fn copy_bundle() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bundle = Bundle::from_dir(&policies()).expect("bundle");
+    for (path, content) in bundle.files() {
+        let target = dir.path().join(path);
+        std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
+        std::fs::write(target, content).expect("write");
+    }
+    dir
+}
+
+fn gate(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_release-gate"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run release-gate")
+}
+
+#[test]
+fn every_rego_test_in_the_bundle_passes() {
+    let report = run_tests(&load(&policies()).expect("bundle loads"));
+    let failed: Vec<_> = report
+        .results
+        .iter()
+        .filter(|r| r.verdict != Verdict::Pass)
+        .map(|r| format!("{}.{}: {:?} {:?}", r.package, r.name, r.verdict, r.error))
+        .collect();
+    assert!(failed.is_empty(), "failing tests: {failed:#?}");
+    assert!(
+        report.results.len() >= 100,
+        "only {} tests found",
+        report.results.len()
+    );
+    // Every rule package has a test package.
+    for pkg in [
+        "release",
+        "abac",
+        "minimisation",
+        "stepup",
+        "guard",
+        "admission",
+        "lib",
+        "examples",
+    ] {
+        let package = format!("data.releasegate.{pkg}_test");
+        assert!(
+            report.results.iter().any(|r| r.package == package),
+            "no tests in {package}"
+        );
+    }
+}
+
+#[test]
+fn cli_policy_test_prints_each_verdict_and_a_summary() {
+    let out = gate(&["policy", "test", "policies/"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("policies/release_test.rego:\n"), "{stdout}");
+    assert!(stdout.contains("data.releasegate.release_test.test_unsigned_release_denied: PASS ("));
+    let summary = stdout.lines().last().expect("summary");
+    assert!(summary.starts_with("PASS: "), "{stdout}");
+    let (passed, total) = summary["PASS: ".len()..].split_once('/').expect("n/N");
+    assert_eq!(passed, total, "{summary}");
+}
+
+#[test]
+fn cli_policy_test_fails_on_a_failing_test() {
+    let dir = copy_bundle();
+    std::fs::write(
+        dir.path().join("zz_test.rego"),
+        "package zz_test\n\ntest_fails if {\n\t1 == 2\n}\n",
+    )
+    .expect("write");
+    let out = gate(&["policy", "test", dir.path().to_str().expect("utf-8")]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("data.zz_test.test_fails: FAIL"), "{stdout}");
+    assert!(stdout.contains("FAIL: 1/"), "{stdout}");
+}
+
+#[test]
+fn broken_rule_file_is_refused_naming_file_and_line() {
+    let dir = copy_bundle();
+    std::fs::write(
+        dir.path().join("broken.rego"),
+        "package broken\n\nallow if {\n\tinput.x ==\n}\n",
+    )
+    .expect("write");
+    let err = load(dir.path()).expect_err("must not load");
+    let msg = err.to_string();
+    assert!(matches!(err, LoadError::Parse { .. }), "{msg}");
+    assert!(msg.contains("broken.rego does not parse"), "{msg}");
+    assert!(msg.contains("broken.rego:5"), "names the line: {msg}");
+
+    let out = gate(&["policy", "test", dir.path().to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("broken.rego does not parse"));
+}
+
+#[test]
+fn undefined_variable_is_refused_at_load() {
+    let dir = copy_bundle();
+    std::fs::write(
+        dir.path().join("undef.rego"),
+        "package undef\n\nallow if {\n\tnot_declared == 1\n}\n",
+    )
+    .expect("write");
+    let err = load(dir.path()).expect_err("must not load");
+    let msg = err.to_string();
+    assert!(matches!(err, LoadError::Compile { .. }), "{msg}");
+    assert!(msg.contains("undefined variable `not_declared`"), "{msg}");
+    assert!(msg.contains("undef.rego:4"), "{msg}");
+}
+
+#[test]
+fn undefined_function_is_an_error_not_a_pass() {
+    // regorus resolves functions when it evaluates them (OPA does at compile time), so an
+    // undefined function surfaces as a test ERROR / evaluation error naming it, never a pass.
+    let dir = copy_bundle();
+    std::fs::write(
+        dir.path().join("undef_test.rego"),
+        "package undef_test\n\nimport data.releasegate.lib\n\ntest_calls_missing if {\n\tlib.no_such_helper(1)\n}\n",
+    )
+    .expect("write");
+    let report = run_tests(&load(dir.path()).expect("parses"));
+    let r = report
+        .results
+        .iter()
+        .find(|r| r.name == "test_calls_missing")
+        .expect("found");
+    assert_eq!(r.verdict, Verdict::Error);
+    assert!(
+        r.error
+            .as_deref()
+            .unwrap_or("")
+            .contains("could not find function lib.no_such_helper"),
+        "{r:?}"
+    );
+    assert!(!report.passed());
+}
+
+#[test]
+fn digest_mismatch_is_refused_and_admits_nothing() {
+    let bundle = Bundle::from_dir(&policies()).expect("bundle");
+    let pin = format!("sha256:{}", "0".repeat(64));
+    let err = PolicyEngine::load(&bundle, Some(&pin)).expect_err("must refuse");
+    let msg = err.to_string();
+    assert!(matches!(err, LoadError::DigestMismatch { .. }), "{msg}");
+    assert!(
+        msg.contains(&pin) && msg.contains(&bundle.digest()),
+        "{msg}"
+    );
+    assert!(msg.contains("refusing to load it"), "{msg}");
+
+    let holder = PolicyHolder::new(&policies(), Some(pin));
+    let verdict = holder.decide(ADMISSION_QUERY, &example("admit_deployment"));
+    assert!(!verdict.allowed);
+    assert!(verdict.reasons[0].contains("failing closed"), "{verdict:?}");
+    assert!(verdict.reasons[0].contains("is pinned"), "{verdict:?}");
+
+    // The right pin loads, and a malformed one is refused as such.
+    assert!(PolicyEngine::load(&bundle, Some(&bundle.digest())).is_ok());
+    let err = PolicyEngine::load(&bundle, Some("sha256:XYZ")).expect_err("malformed");
+    assert!(err.to_string().contains("is malformed"), "{err}");
+}
+
+#[test]
+fn examples_show_their_verdicts() {
+    let policy = load(&policies()).expect("loads");
+    let admitted = policy
+        .verdict(ADMISSION_QUERY, &example("admit_deployment"))
+        .expect("evaluates");
+    assert!(admitted.allowed, "{admitted:?}");
+    let denied = policy
+        .verdict(ADMISSION_QUERY, &example("deny_extra_fields"))
+        .expect("evaluates");
+    assert_eq!(
+        denied.reasons,
+        [
+            "data minimisation: purpose \"admission\" does not allow field(s) request.oldObject, secrets; remove them from the input"
+        ]
+    );
+}
+
+#[test]
+fn hot_reload_swaps_policy_and_fails_closed_on_a_bad_bundle() {
+    let dir = copy_bundle();
+    let holder = PolicyHolder::new(dir.path(), None);
+    let input = example("admit_deployment");
+    let first = holder.current().expect("loaded").digest().to_string();
+    assert!(holder.decide(ADMISSION_QUERY, &input).allowed);
+    assert_eq!(holder.reload_if_changed(), Reload::Unchanged);
+
+    // A new rule that denies everything is picked up.
+    std::fs::write(
+        dir.path().join("freeze.rego"),
+        "package releasegate.admission\n\ndeny contains \"change freeze\" if true\n",
+    )
+    .expect("write");
+    assert!(matches!(holder.reload_if_changed(), Reload::Loaded { .. }));
+    assert_ne!(holder.current().expect("loaded").digest(), first);
+    assert_eq!(
+        holder.decide(ADMISSION_QUERY, &input).reasons,
+        ["change freeze"]
+    );
+
+    // A broken bundle replaces it with a failure: nothing is admitted.
+    std::fs::write(
+        dir.path().join("freeze.rego"),
+        "package releasegate.admission\n\ndeny contains\n",
+    )
+    .expect("write");
+    assert!(matches!(holder.reload_if_changed(), Reload::Failed { .. }));
+    let v = holder.decide(ADMISSION_QUERY, &input);
+    assert!(
+        !v.allowed && v.reasons[0].contains("freeze.rego does not parse"),
+        "{v:?}"
+    );
+
+    // Fixing it recovers.
+    std::fs::remove_file(dir.path().join("freeze.rego")).expect("rm");
+    assert!(matches!(holder.reload_if_changed(), Reload::Loaded { .. }));
+    assert_eq!(holder.current().expect("loaded").digest(), first);
+    assert!(holder.decide(ADMISSION_QUERY, &input).allowed);
+}
+
+#[test]
+fn config_map_form_has_the_same_digest_and_passes_the_same_tests() {
+    let bundle = Bundle::from_dir(&policies()).expect("bundle");
+    let data = bundle.to_config_map_data();
+    assert!(data.contains_key("examples__admit_deployment__input.json"));
+    let from_cm = Bundle::from_config_map_data("configmap/release-gate/policy", &data).expect("cm");
+    assert_eq!(from_cm.digest(), bundle.digest());
+    assert_eq!(
+        from_cm.version().expect("manifest").as_deref(),
+        Some("1.1.0")
+    );
+    assert!(
+        run_tests(&PolicyEngine::load(&from_cm, Some(&bundle.digest())).expect("loads")).passed()
+    );
+}
+
+#[test]
+fn cli_digest_and_eval() {
+    let out = gate(&["policy", "digest", "policies"]);
+    assert!(out.status.success());
+    let digest = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert_eq!(
+        digest,
+        Bundle::from_dir(&policies()).expect("bundle").digest()
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("version 1.1.0"));
+
+    let out = gate(&[
+        "policy",
+        "eval",
+        "--bundle",
+        "policies",
+        "--digest",
+        &digest,
+        "--input",
+        "policies/examples/deny_abac_groups/input.json",
+        "--query",
+        "data.releasegate.admission.decision",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["allowed"], false);
+    assert!(
+        v["reasons"][0]
+            .as_str()
+            .expect("reason")
+            .contains("may not deploy to confidential namespace")
+    );
+
+    let out = gate(&[
+        "policy",
+        "eval",
+        "--query",
+        "data.releasegate.nope.decision",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is undefined"));
+}

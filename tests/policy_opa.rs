@@ -1,0 +1,135 @@
+//! The real OPA runs the same bundle as the gate's regorus runner, and the two must agree test
+//! by test (same tests found, same verdicts) and on the admission decision for every example.
+//! Needs `opa` on PATH (built by `e2e/tools/install.sh opa`); fails, never skips, without it.
+
+use release_gate::policy::{
+    ADMISSION_QUERY, Bundle, PolicyEngine, PolicyInput, RELEASE_QUERY, run_tests,
+};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+/// 2026-06-01T00:00:00Z, the clock the Rego tests pin.
+const NOW_NS: &str = "1780272000000000000";
+
+fn opa() -> Command {
+    let mut c = Command::new("opa");
+    c.current_dir(env!("CARGO_MANIFEST_DIR"));
+    c
+}
+
+fn opa_output(cmd: &mut Command) -> Vec<u8> {
+    let out = cmd.output().unwrap_or_else(|e| {
+        panic!("cannot run `opa` ({e}); build it with `e2e/tools/install.sh opa` and put ~/.cache/release-gate/bin on PATH (make test does)")
+    });
+    assert!(
+        out.stderr.is_empty() || out.status.success(),
+        "opa: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+fn policy() -> PolicyEngine {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    PolicyEngine::load(&Bundle::from_dir(&dir).expect("bundle"), None).expect("loads")
+}
+
+#[test]
+#[ignore = "needs the real test bed: make test"]
+fn opa_and_regorus_agree_test_by_test() {
+    let stdout = opa_output(opa().args(["test", "--format=json", "policies/"]));
+    let results: Vec<serde_json::Value> = serde_json::from_slice(&stdout).expect("opa test JSON");
+    let opa: BTreeMap<(String, String), &str> = results
+        .iter()
+        .map(|r| {
+            let verdict = if r.get("error").is_some() {
+                "ERROR"
+            } else if r["fail"] == true {
+                "FAIL"
+            } else if r["skip"] == true {
+                "SKIP"
+            } else {
+                "PASS"
+            };
+            let key = (
+                r["package"].as_str().expect("package").to_string(),
+                r["name"].as_str().expect("name").to_string(),
+            );
+            (key, verdict)
+        })
+        .collect();
+    let ours: BTreeMap<(String, String), &str> = run_tests(&policy())
+        .results
+        .into_iter()
+        .map(|r| {
+            let verdict = match r.verdict {
+                release_gate::policy::testing::Verdict::Pass => "PASS",
+                release_gate::policy::testing::Verdict::Fail => "FAIL",
+                release_gate::policy::testing::Verdict::Error => "ERROR",
+                release_gate::policy::testing::Verdict::Skip => "SKIP",
+            };
+            ((r.package, r.name), verdict)
+        })
+        .collect();
+    assert_eq!(results.len(), opa.len(), "opa reported a test twice");
+    let only_opa: Vec<_> = opa.keys().filter(|k| !ours.contains_key(*k)).collect();
+    let only_ours: Vec<_> = ours.keys().filter(|k| !opa.contains_key(*k)).collect();
+    assert!(
+        only_opa.is_empty() && only_ours.is_empty(),
+        "tests found by one runner only: opa {only_opa:?}, regorus {only_ours:?}"
+    );
+    let differing: Vec<_> = opa
+        .iter()
+        .filter(|(k, v)| ours[*k] != **v)
+        .map(|(k, v)| format!("{}.{}: opa {v}, regorus {}", k.0, k.1, ours[k]))
+        .collect();
+    assert!(differing.is_empty(), "verdicts differ: {differing:#?}");
+    assert!(
+        opa.len() >= 100 && opa.values().all(|v| *v == "PASS"),
+        "{opa:?}"
+    );
+}
+
+#[test]
+#[ignore = "needs the real test bed: make test"]
+fn opa_and_regorus_agree_on_every_example_decision() {
+    let policy = policy();
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/examples");
+    let mut names: Vec<_> = std::fs::read_dir(&examples)
+        .expect("examples")
+        .map(|e| e.expect("entry").file_name().into_string().expect("utf-8"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 10, "{names:?}");
+    for name in names {
+        let entry = if name.starts_with("release") {
+            RELEASE_QUERY
+        } else {
+            ADMISSION_QUERY
+        };
+        let query = format!("{entry} with time.now_ns as {NOW_NS}");
+        let file = format!("policies/examples/{name}/input.json");
+        let stdout = opa_output(opa().args([
+            "eval",
+            "--format=json",
+            "--data",
+            "policies/",
+            "--input",
+            &file,
+            &query,
+        ]));
+        let v: serde_json::Value = serde_json::from_slice(&stdout).expect("opa eval JSON");
+        let from_opa = &v["result"][0]["expressions"][0]["value"];
+        let raw = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(&file)).expect("input");
+        let input = PolicyInput::from_json(serde_json::from_slice(&raw).expect("JSON"));
+        let ours = policy
+            .eval_query(&query, &input)
+            .expect("regorus evaluates");
+        assert_eq!(ours.len(), 1, "{name}: {ours:?}");
+        assert_eq!(
+            &ours[0], from_opa,
+            "{name}: regorus and opa decide differently"
+        );
+    }
+}
