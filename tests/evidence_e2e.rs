@@ -499,3 +499,70 @@ fn cli_accepts_good_and_rejects_bad_with_reason() {
         String::from_utf8_lossy(&out.stderr).contains("http://127.0.0.1:1/v2/nothing/manifests/v1")
     );
 }
+
+/// TLS with a private CA: trusted only when the CA is configured; plain HTTP only for registries
+/// configured as insecure.
+#[test]
+#[ignore = "needs the real test bed: make test"]
+fn registry_tls_needs_its_ca_and_http_needs_insecure() {
+    use release_gate::evidence::{Error, RegistryError};
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "release-gate test CA");
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, &ca_key);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    let reg = Registry::start_tls(&cert.pem(), &key.serialize_pem());
+    let cosign_key = generate_key(&reg, "cosign");
+    let image = reg.push_image("team/tls", "v1");
+    sign(&reg, &cosign_key, &image);
+
+    let trust = || TrustPolicy {
+        keys: vec![
+            TrustedKey::from_pem("cosign.pub", &std::fs::read(&cosign_key.public).unwrap())
+                .unwrap(),
+        ],
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let run = |config: RegistryConfig| {
+        let v = Verifier::new(config, trust()).unwrap();
+        rt.block_on(v.verify(&image, &Requirements::default()))
+    };
+    let with_ca = run(RegistryConfig {
+        extra_ca_pem: Some(ca_cert.pem().into_bytes()),
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(
+        with_ca.verdict.is_accepted(),
+        "{:?}",
+        with_ca.verdict.problems
+    );
+    match run(RegistryConfig::default()) {
+        Err(Error::Registry(RegistryError::Transport { url, why })) => {
+            assert!(url.starts_with("https://"), "{url}");
+            assert!(why.to_lowercase().contains("certificate"), "{why}");
+        }
+        other => panic!("expected a TLS error without the CA, got {other:?}"),
+    }
+    // A plain-HTTP registry not configured as insecure is never spoken to in clear text.
+    let plain = Registry::start();
+    let plain_image = plain.push_image("team/plain", "v1");
+    let v = Verifier::new(RegistryConfig::default(), trust()).unwrap();
+    match rt.block_on(v.verify(&plain_image, &Requirements::default())) {
+        Err(Error::Registry(RegistryError::Transport { url, .. })) => {
+            assert!(url.starts_with("https://"))
+        }
+        other => panic!("expected https to fail against a plain-HTTP registry, got {other:?}"),
+    }
+}
