@@ -21,6 +21,7 @@ tools: ## Build/install the test-bed tools into the cache (a no-op when cached)
 
 crds: ## Regenerate crds/ from the Rust types in src/api
 	cargo run --quiet --bin release-gate -- crds > crds/releasegate.dev.yaml
+	cp crds/releasegate.dev.yaml charts/release-gate/crds/releasegate.dev.yaml
 
 cluster-up: ## Start a local control plane in $(CACHE)/dev (source $(CACHE)/dev/env)
 	e2e/tools/install.sh control-plane && e2e/cluster.sh up $(CACHE)/dev

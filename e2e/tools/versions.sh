@@ -1,9 +1,10 @@
 # Pinned versions of the external tools (sourced by install.sh and the test harness).
-# Changing a version makes install.sh build the new one into its own cache directory.
-K8S_VERSION=1.36.3 # must match e2e/tools/k8s/go.mod
-ETCD_VERSION=3.6.16 # must match e2e/tools/etcd/go.mod
-KWOK_VERSION=0.8.0
-COSIGN_VERSION=2.6.5
-CRANE_VERSION=0.22.1
-OPA_VERSION=1.22.3
-HELM_VERSION=3.22.0
+# Changing a version makes install.sh build the new one into its own cache directory; each can
+# be overridden from the environment (e.g. COSIGN_VERSION=2.6.4 e2e/tools/install.sh cosign).
+K8S_VERSION=${K8S_VERSION:-1.36.3}    # must match e2e/tools/k8s/go.mod
+ETCD_VERSION=${ETCD_VERSION:-3.6.16}  # must match e2e/tools/etcd/go.mod
+KWOK_VERSION=${KWOK_VERSION:-0.8.0}
+COSIGN_VERSION=${COSIGN_VERSION:-2.6.5}
+CRANE_VERSION=${CRANE_VERSION:-0.22.1}
+OPA_VERSION=${OPA_VERSION:-1.22.3}
+HELM_VERSION=${HELM_VERSION:-3.22.0}
