@@ -55,18 +55,32 @@ async fn the_chart_lints_and_installs_into_the_real_api_server() {
     for crd in ["hardenedreleases", "canarydrills", "decisions"] {
         assert!(crds.contains(&format!("{crd}.releasegate.dev")), "{crds}");
     }
-    let can = support::kubectl(&[
-        "auth",
-        "can-i",
+    let sa = format!("system:serviceaccount:{}:{release}", ns.name);
+    let can = |verb: &str, resource: &str, sub: &str| {
+        let mut args = vec!["auth", "can-i", verb, resource];
+        if !sub.is_empty() {
+            args.push(sub);
+        }
+        let out = Command::new("kubectl")
+            .args(&args)
+            .arg(format!("--as={sa}"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim() == "yes"
+    };
+    assert!(can(
         "patch",
-        "hardenedreleases/status",
-        &format!("--as=system:serviceaccount:{}:{release}", ns.name),
-    ]);
-    assert_eq!(
-        can.trim(),
-        "yes",
-        "the operator may not write release status"
+        "hardenedreleases.releasegate.dev",
+        "--subresource=status"
+    ));
+    assert!(
+        can("patch", "deployments.apps", ""),
+        "drills patch their target"
     );
+    // Least privilege: tenants' specs, Deployments' lifecycle and Secrets' contents stay theirs.
+    assert!(!can("update", "hardenedreleases.releasegate.dev", ""));
+    assert!(!can("delete", "deployments.apps", ""));
+    assert!(!can("create", "secrets", ""));
 
     let (ok, out) = helm(&["uninstall", &release, "--namespace", &ns.name, "--wait"]);
     assert!(ok, "helm uninstall failed:\n{out}");
