@@ -32,11 +32,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the controllers: reconcile HardenedReleases (verify evidence, write conditions and
-    /// the Disclosure Pack) and CanaryDrills (judge windows, roll back on breach).
+    /// Run the controllers that reconcile HardenedReleases and CanaryDrills. In this version
+    /// they record each generation they observe (phase Pending, Ready=False); evidence
+    /// verification and the drill state machine plug into them next.
     Controller(ControllerArgs),
-    /// Run the validating admission webhook (HTTPS) that admits Pods and pod-bearing workloads
-    /// only when their images have a verified release.
+    /// Run the HTTPS server of the validating admission webhook. In this version it serves
+    /// /healthz and /readyz; the admission endpoints plug into it next.
     Webhook(WebhookArgs),
     /// Run the controllers and the webhook in one process (the usual single-replica setup).
     Run {
