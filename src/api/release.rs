@@ -187,15 +187,24 @@ pub struct EvidenceSummary {
     /// Number of components in the SBOM.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sbom_components: Option<u32>,
+    /// The sha256 of the attested SBOM document (`sha256:…`), to match it in the Disclosure Pack.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sbom_digest: Option<String>,
     /// The SLSA builder id of the provenance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub builder_id: Option<String>,
+    /// The SLSA build type of the provenance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_type: Option<String>,
     /// The source repository and commit of the provenance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
     /// Vulnerability counts by severity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vulnerabilities: Option<VulnerabilityCounts>,
+    /// The most severe findings, e.g. `CVE-2025-26519 (Critical, musl, fixed in 1.2.5-r9)`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub top_advisories: Vec<String>,
 }
 
 /// Vulnerability counts by severity.

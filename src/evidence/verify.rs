@@ -106,7 +106,9 @@ impl Evidence {
         crate::api::EvidenceSummary {
             signers,
             sbom_components: self.sbom.as_ref().map(|s| s.components),
+            sbom_digest: self.sbom.as_ref().map(|s| s.digest.clone()),
             builder_id: self.provenance.as_ref().map(|p| p.builder_id.clone()),
+            build_type: self.provenance.as_ref().map(|p| p.build_type.clone()),
             source: self.provenance.as_ref().and_then(|p| {
                 match (&p.source_repo, &p.source_commit) {
                     (Some(r), Some(c)) => Some(format!("{r}@{c}")),
@@ -116,6 +118,18 @@ impl Evidence {
                 }
             }),
             vulnerabilities: self.vulnerabilities.as_ref().map(|v| v.counts.clone()),
+            top_advisories: self
+                .vulnerabilities
+                .iter()
+                .flat_map(|v| &v.top)
+                .map(|a| match &a.fixed_version {
+                    Some(fixed) => format!(
+                        "{} ({:?}, {}, fixed in {fixed})",
+                        a.id, a.severity, a.package
+                    ),
+                    None => format!("{} ({:?}, {}, no fix)", a.id, a.severity, a.package),
+                })
+                .collect(),
         }
     }
 }
