@@ -566,3 +566,66 @@ fn registry_tls_needs_its_ca_and_http_needs_insecure() {
         other => panic!("expected https to fail against a plain-HTTP registry, got {other:?}"),
     }
 }
+
+/// Basic auth (htpasswd made by the real `htpasswd`): the CLI passes with a dockerconfigjson
+/// for the registry, and fails without one, or with a wrong password, each with its own reason.
+#[test]
+#[ignore = "needs the real test bed: make test"]
+fn basic_auth_registry_needs_the_dockerconfigjson() {
+    let reg = Registry::start_basic_auth("ci", "s3cret-pass");
+    let key = generate_key(&reg, "cosign");
+    let image = reg.push_image("team/private", "v1");
+    sign(&reg, &key, &image);
+    attest(&reg, &key, &image, "cyclonedx", &fixture("sbom.cdx.json"));
+    let good_config = reg.docker_config_dir().join("config.json");
+    let wrong_config = reg.path("wrong-config.json");
+    std::fs::write(
+        &wrong_config,
+        serde_json::json!({"auths": {reg.host.clone(): {"username": "ci", "password": "wrong"}}})
+            .to_string(),
+    )
+    .unwrap();
+    let cli = |config: Option<&std::path::Path>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_release-gate"));
+        c.args(["verify", &image, "--key"])
+            .arg(&key.public)
+            .args(["--insecure-registry", &reg.host, "--require", "cyclonedx"])
+            .env_remove("RELEASE_GATE_REGISTRY_CONFIG");
+        if let Some(p) = config {
+            c.arg("--registry-config").arg(p);
+        }
+        let out = c.output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, stderr) = cli(Some(&good_config));
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("ACCEPTED sha256:"), "{stdout}");
+    assert!(
+        stdout.contains("attestation ok  https://cyclonedx.org/bom"),
+        "{stdout}"
+    );
+
+    let (code, _, stderr) = cli(None);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "authentication required: {} asks for credentials and none are configured for it",
+            reg.host
+        )),
+        "{stderr}"
+    );
+
+    let (code, _, stderr) = cli(Some(&wrong_config));
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "the credentials for {} were rejected (HTTP 401)",
+            reg.host
+        )),
+        "{stderr}"
+    );
+}

@@ -116,6 +116,7 @@ do_apt() {
   command -v prometheus >/dev/null || missing+=(prometheus)
   command -v openssl >/dev/null || missing+=(openssl)
   command -v curl >/dev/null || missing+=(curl)
+  command -v htpasswd >/dev/null || missing+=(apache2-utils)
   if ((${#missing[@]})); then
     say "installing Debian packages: ${missing[*]}"
     local sudo=""

@@ -76,9 +76,13 @@ pub enum RegistryError {
     #[error("{url}: timed out after {secs}s")]
     Timeout { url: String, secs: u64 },
     #[error(
-        "{url}: unauthorized ({status}); give credentials for {host} (a dockerconfigjson) or check them"
+        "{url}: authentication required: {host} asks for credentials and none are configured for it; give a dockerconfigjson with an entry for {host}"
     )]
-    Unauthorized {
+    AuthRequired { url: String, host: String },
+    #[error(
+        "{url}: the credentials for {host} were rejected (HTTP {status}); check the username and password in the dockerconfigjson"
+    )]
+    AuthRejected {
         url: String,
         host: String,
         status: u16,
@@ -413,11 +417,7 @@ impl RegistryClient {
                     auth = Some(self.authorize(&host, &scope, &challenge, url).await?);
                 }
                 StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-                    return Err(RegistryError::Unauthorized {
-                        url: url.to_owned(),
-                        host,
-                        status: status.as_u16(),
-                    });
+                    return Err(self.auth_error(url, &host, status.as_u16()));
                 }
                 s => {
                     return Err(RegistryError::Status {
@@ -428,11 +428,23 @@ impl RegistryClient {
                 }
             }
         }
-        Err(RegistryError::Unauthorized {
-            url: url.to_owned(),
-            host,
-            status: 401,
-        })
+        Err(self.auth_error(url, &host, 401))
+    }
+
+    /// A refusal, told apart by whether credentials for `host` were sent.
+    fn auth_error(&self, url: &str, host: &str, status: u16) -> RegistryError {
+        if self.config.credentials.contains_key(host) {
+            RegistryError::AuthRejected {
+                url: url.to_owned(),
+                host: host.to_owned(),
+                status,
+            }
+        } else {
+            RegistryError::AuthRequired {
+                url: url.to_owned(),
+                host: host.to_owned(),
+            }
+        }
     }
 
     /// Answers a `WWW-Authenticate` challenge with basic credentials or a bearer token.
@@ -451,11 +463,7 @@ impl RegistryClient {
             )),
             Credential::IdentityToken(_) => None,
         };
-        let unauthorized = || RegistryError::Unauthorized {
-            url: url.to_owned(),
-            host: host.to_owned(),
-            status: 401,
-        };
+        let unauthorized = || self.auth_error(url, host, 401);
         let (scheme, params) = challenge.split_once(' ').unwrap_or((challenge, ""));
         if scheme.eq_ignore_ascii_case("basic") {
             return cred.and_then(basic).ok_or_else(unauthorized);
@@ -480,11 +488,7 @@ impl RegistryClient {
             )
             .await?;
         if !status.is_success() {
-            return Err(RegistryError::Unauthorized {
-                url: token_url,
-                host: host.to_owned(),
-                status: status.as_u16(),
-            });
+            return Err(self.auth_error(&token_url, host, status.as_u16()));
         }
         #[derive(Deserialize)]
         struct Token {

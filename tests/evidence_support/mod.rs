@@ -60,15 +60,47 @@ impl Drop for Registry {
 
 impl Registry {
     pub fn start() -> Self {
-        Self::start_with(None)
+        Self::start_with(None, None)
     }
 
     /// A registry serving HTTPS with the given PEM certificate and key.
     pub fn start_tls(cert_pem: &str, key_pem: &str) -> Self {
-        Self::start_with(Some((cert_pem, key_pem)))
+        Self::start_with(Some((cert_pem, key_pem)), None)
     }
 
-    fn start_with(tls: Option<(&str, &str)>) -> Self {
+    /// A registry that demands HTTP basic auth (an htpasswd file made by the real `htpasswd`)
+    /// from `user`/`password`. The test tools (crane, cosign) get the credentials through the
+    /// docker config in [`Registry::docker_config_dir`].
+    pub fn start_basic_auth(user: &str, password: &str) -> Self {
+        let htpasswd = run(Command::new(tool("htpasswd")).args(["-Bbn", user, password]));
+        let reg = Self::start_with(None, Some(&htpasswd));
+        let auth = {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+        };
+        let dir = reg.docker_config_dir();
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("config.json"),
+            serde_json::json!({"auths": {reg.host.clone(): {"auth": auth}}}).to_string(),
+        )
+        .unwrap();
+        reg
+    }
+
+    /// The `DOCKER_CONFIG` directory crane and cosign use against this registry.
+    pub fn docker_config_dir(&self) -> PathBuf {
+        self.path("home").join(".docker")
+    }
+
+    /// crane with this registry's docker config.
+    pub fn crane(&self) -> Command {
+        let mut c = Command::new(tool("crane"));
+        c.env("DOCKER_CONFIG", self.docker_config_dir());
+        c
+    }
+
+    fn start_with(tls: Option<(&str, &str)>, htpasswd: Option<&str>) -> Self {
         let bin = tool("docker-registry");
         let dir = tempfile::tempdir().expect("tempdir");
         let port = TcpListener::bind("127.0.0.1:0")
@@ -89,6 +121,14 @@ impl Registry {
                 "  tls:\n    certificate: {}\n    key: {}\n",
                 c.display(),
                 k.display()
+            ));
+        }
+        if let Some(entries) = htpasswd {
+            let f = dir.path().join("htpasswd");
+            std::fs::write(&f, entries).unwrap();
+            yaml.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: release-gate-test\n    path: {}\n",
+                f.display()
             ));
         }
         std::fs::write(&config, yaml).expect("write registry config");
@@ -137,11 +177,12 @@ impl Registry {
             .arg(&work)
             .arg("hello.txt"));
         let reference = format!("{}/{repo}:{tag}", self.host);
-        run(Command::new(tool("crane"))
+        run(self
+            .crane()
             .args(["append", "--insecure", "-f"])
             .arg(&tar)
             .args(["-t", &reference]));
-        let digest = run(Command::new(tool("crane")).args(["digest", "--insecure", &reference]));
+        let digest = run(self.crane().args(["digest", "--insecure", &reference]));
         format!("{}/{repo}@{}", self.host, digest.trim())
     }
 }
@@ -171,7 +212,7 @@ pub fn cosign(reg: &Registry) -> Command {
     std::fs::create_dir_all(&home).unwrap();
     c.env("COSIGN_PASSWORD", PASSWORD)
         .env("HOME", &home)
-        .env("DOCKER_CONFIG", home.join(".docker"))
+        .env("DOCKER_CONFIG", reg.docker_config_dir())
         .env("SIGSTORE_NO_CACHE", "true")
         .env("COSIGN_EXPERIMENTAL", "0")
         .current_dir(reg.dir.path());
