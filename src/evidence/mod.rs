@@ -4,21 +4,28 @@
 //! The layers, from the outside in: [`reference`] names the image, [`registry`] and [`fetch`]
 //! read what the registry holds for its digest, [`verify`] (pure) decides with the help of
 //! [`trust`], [`dsse`] and [`predicates`]. [`Verifier`] ties them together for the controller
-//! and the CLI; it is cheap to share and holds one HTTP connection pool.
+//! and the CLI; it is cheap to share and holds one HTTP connection pool. [`keyless`] verifies
+//! Fulcio/Rekor (keyless) signatures offline against a [`trust_root`] file.
 
 pub mod dsse;
 pub mod fetch;
+pub mod keyless;
+mod keyless_bundle;
 pub mod predicates;
 pub mod reference;
 pub mod registry;
+mod rekor;
 pub mod trust;
+pub mod trust_root;
 pub mod verify;
 
 use std::sync::Arc;
 
+pub use keyless::{Artifact, KeylessError, KeylessIdentity, Matcher, VerifiedKeyless};
 pub use reference::{Digest, ImageRef, ReferenceError};
 pub use registry::{RegistryClient, RegistryConfig, RegistryError};
 pub use trust::{TrustError, TrustPolicy, TrustedKey};
+pub use trust_root::{TrustRootError, TrustedRoot};
 pub use verify::{Artifacts, Evidence, Problem, Requirements, Verdict};
 
 /// Why an image could not be verified at all (as opposed to a verdict that rejects it).

@@ -1,0 +1,376 @@
+//! Parsing of keyless signing material into [`Material`]: Sigstore bundles (v0.1–v0.3, protobuf
+//! JSON) and cosign's legacy `.sig` layer annotations; and the check that a Rekor entry body
+//! commits to the bundle's own signature, certificate and digest (CVE-2022-36056: a valid entry
+//! for something else must not vouch for this signature).
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::keyless::{Content, KeylessError, Material, b64};
+use super::rekor::{InclusionProof, TlogEntry};
+
+fn malformed(s: impl Into<String>) -> KeylessError {
+    KeylessError::MalformedBundle(s.into())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawBundle {
+    media_type: String,
+    verification_material: RawMaterial,
+    message_signature: Option<RawMessageSignature>,
+    dsse_envelope: Option<RawEnvelope>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawMaterial {
+    certificate: Option<RawCert>,
+    x509_certificate_chain: Option<RawChain>,
+    #[serde(default)]
+    tlog_entries: Vec<RawTlogEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawCert {
+    raw_bytes: String,
+}
+
+#[derive(Deserialize)]
+struct RawChain {
+    certificates: Vec<RawCert>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawTlogEntry {
+    log_index: Value,
+    log_id: RawLogId,
+    integrated_time: Value,
+    inclusion_promise: Option<RawPromise>,
+    inclusion_proof: Option<RawProof>,
+    canonicalized_body: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawLogId {
+    key_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawPromise {
+    signed_entry_timestamp: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawProof {
+    log_index: Value,
+    root_hash: String,
+    tree_size: Value,
+    #[serde(default)]
+    hashes: Vec<String>,
+    checkpoint: Option<RawCheckpoint>,
+}
+
+#[derive(Deserialize)]
+struct RawCheckpoint {
+    envelope: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawMessageSignature {
+    message_digest: Option<RawDigest>,
+    signature: String,
+}
+
+#[derive(Deserialize)]
+struct RawDigest {
+    algorithm: String,
+    digest: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawEnvelope {
+    payload: String,
+    payload_type: String,
+    signatures: Vec<RawEnvelopeSig>,
+}
+
+#[derive(Deserialize)]
+struct RawEnvelopeSig {
+    sig: String,
+}
+
+/// Protobuf JSON writes int64 as a string; accept numbers too.
+fn int(v: &Value, field: &str) -> Result<i64, KeylessError> {
+    match v {
+        Value::String(s) => s.parse().ok(),
+        Value::Number(n) => n.as_i64(),
+        _ => None,
+    }
+    .ok_or_else(|| malformed(format!("{field} is not an integer")))
+}
+
+fn b64_field(s: &str, field: &str) -> Result<Vec<u8>, KeylessError> {
+    b64(s).ok_or_else(|| malformed(format!("{field} is not base64")))
+}
+
+pub(crate) fn parse_bundle(json: &[u8]) -> Result<Material, KeylessError> {
+    let raw: RawBundle = serde_json::from_slice(json)
+        .map_err(|e| malformed(format!("not a Sigstore bundle: {e}")))?;
+    if !raw
+        .media_type
+        .starts_with("application/vnd.dev.sigstore.bundle")
+    {
+        return Err(malformed(format!(
+            "mediaType '{}' is not a Sigstore bundle",
+            raw.media_type
+        )));
+    }
+    let vm = &raw.verification_material;
+    let leaf = match (&vm.certificate, &vm.x509_certificate_chain) {
+        (Some(c), _) => &c.raw_bytes,
+        (None, Some(chain)) => {
+            &chain
+                .certificates
+                .first()
+                .ok_or_else(|| malformed("x509CertificateChain is empty"))?
+                .raw_bytes
+        }
+        (None, None) => {
+            return Err(malformed(
+                "no certificate: not a keyless bundle (a public-key bundle is verified with --key)",
+            ));
+        }
+    };
+    let leaf_der = b64_field(leaf, "verificationMaterial certificate rawBytes")?;
+    let content = match (&raw.message_signature, &raw.dsse_envelope) {
+        (Some(ms), None) => Content::Message {
+            digest: match &ms.message_digest {
+                Some(d) if d.algorithm == "SHA2_256" => Some(b64_field(
+                    &d.digest,
+                    "messageSignature.messageDigest.digest",
+                )?),
+                Some(d) => {
+                    return Err(malformed(format!(
+                        "message digest algorithm {} is not supported",
+                        d.algorithm
+                    )));
+                }
+                None => None,
+            },
+            signature: b64_field(&ms.signature, "messageSignature.signature")?,
+        },
+        (None, Some(env)) => {
+            let [sig] = env.signatures.as_slice() else {
+                return Err(malformed(
+                    "the DSSE envelope must carry exactly one signature",
+                ));
+            };
+            Content::Dsse {
+                payload_type: env.payload_type.clone(),
+                payload: b64_field(&env.payload, "dsseEnvelope.payload")?,
+                signature: b64_field(&sig.sig, "dsseEnvelope.signatures[0].sig")?,
+            }
+        }
+        _ => {
+            return Err(malformed(
+                "a bundle holds exactly one of messageSignature and dsseEnvelope",
+            ));
+        }
+    };
+    let tlog_entries = vm
+        .tlog_entries
+        .iter()
+        .map(|e| {
+            let inclusion_proof = match &e.inclusion_proof {
+                None => None,
+                Some(p) => Some(InclusionProof {
+                    log_index: int(&p.log_index, "inclusionProof.logIndex")? as u64,
+                    tree_size: int(&p.tree_size, "inclusionProof.treeSize")? as u64,
+                    root_hash: b64_field(&p.root_hash, "inclusionProof.rootHash")?,
+                    hashes: p
+                        .hashes
+                        .iter()
+                        .map(|h| b64_field(h, "inclusionProof.hashes"))
+                        .collect::<Result<_, _>>()?,
+                    checkpoint: p.checkpoint.as_ref().map(|c| c.envelope.clone()),
+                }),
+            };
+            Ok(TlogEntry {
+                log_index: int(&e.log_index, "tlogEntries.logIndex")?,
+                log_id: b64_field(&e.log_id.key_id, "tlogEntries.logId.keyId")?,
+                integrated_time: int(&e.integrated_time, "tlogEntries.integratedTime")?,
+                body: b64_field(&e.canonicalized_body, "tlogEntries.canonicalizedBody")?,
+                signed_entry_timestamp: e
+                    .inclusion_promise
+                    .as_ref()
+                    .map(|p| b64_field(&p.signed_entry_timestamp, "inclusionPromise"))
+                    .transpose()?,
+                inclusion_proof,
+            })
+        })
+        .collect::<Result<Vec<_>, KeylessError>>()?;
+    Ok(Material {
+        leaf_der,
+        content,
+        tlog_entries,
+    })
+}
+
+/// cosign's `dev.sigstore.cosign/bundle` annotation.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CosignBundle {
+    signed_entry_timestamp: String,
+    payload: CosignPayload,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CosignPayload {
+    body: String,
+    integrated_time: i64,
+    log_index: i64,
+    #[serde(rename = "logID")]
+    log_id: String,
+}
+
+pub(crate) fn parse_cosign_layer(
+    signature_b64: &str,
+    certificate_pem: &str,
+    bundle_annotation: &str,
+) -> Result<Material, KeylessError> {
+    let leaf_der = pem_der(certificate_pem)?;
+    let b: CosignBundle = serde_json::from_str(bundle_annotation)
+        .map_err(|e| malformed(format!("cosign bundle annotation: {e}")))?;
+    Ok(Material {
+        leaf_der,
+        content: Content::Message {
+            digest: None,
+            signature: b64_field(signature_b64, "signature annotation")?,
+        },
+        tlog_entries: vec![TlogEntry {
+            log_index: b.payload.log_index,
+            log_id: hex::decode(&b.payload.log_id)
+                .map_err(|_| malformed("cosign bundle Payload.logID is not hex"))?,
+            integrated_time: b.payload.integrated_time,
+            body: b64_field(&b.payload.body, "cosign bundle Payload.body")?,
+            signed_entry_timestamp: Some(b64_field(
+                &b.signed_entry_timestamp,
+                "cosign bundle SignedEntryTimestamp",
+            )?),
+            inclusion_proof: None,
+        }],
+    })
+}
+
+/// The DER of the first PEM block in `pem`.
+fn pem_der(pem: &str) -> Result<Vec<u8>, KeylessError> {
+    let body: String = pem
+        .lines()
+        .skip_while(|l| !l.starts_with("-----BEGIN"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    if body.is_empty() {
+        return Err(malformed("certificate is not PEM"));
+    }
+    b64_field(&body, "certificate PEM")
+}
+
+/// Checks that the Rekor entry body names this signature, this certificate and this content
+/// (`signed_hash`: SHA-256 of the artifact, or of the DSSE PAE for a hashedrekord over DSSE).
+pub(crate) fn check_entry_body(
+    entry: &TlogEntry,
+    m: &Material,
+    signature: &[u8],
+    signed_hash: &[u8],
+) -> Result<(), KeylessError> {
+    let mismatch = |what: &str| {
+        KeylessError::TransparencyLog(format!("the log entry does not match the bundle's {what}"))
+    };
+    let body: Value = serde_json::from_slice(&entry.body)
+        .map_err(|_| KeylessError::TransparencyLog("the log entry body is not JSON".into()))?;
+    let kind = body["kind"].as_str().unwrap_or_default();
+    let version = body["apiVersion"].as_str().unwrap_or_default();
+    let spec = &body["spec"];
+    let cert_ok = |field: &Value| {
+        field
+            .as_str()
+            .and_then(b64)
+            .and_then(|pem| String::from_utf8(pem).ok())
+            .and_then(|pem| pem_der(&pem).ok())
+            .is_some_and(|der| der == m.leaf_der)
+    };
+    let sig_ok = |field: &Value| field.as_str().and_then(b64).is_some_and(|s| s == signature);
+    match (kind, version) {
+        ("hashedrekord", "0.0.1") => {
+            if !sig_ok(&spec["signature"]["content"]) {
+                return Err(mismatch("signature"));
+            }
+            if !cert_ok(&spec["signature"]["publicKey"]["content"]) {
+                return Err(mismatch("certificate"));
+            }
+            let hash = &spec["data"]["hash"];
+            if hash["algorithm"].as_str() != Some("sha256")
+                || hash["value"].as_str() != Some(hex::encode(signed_hash).as_str())
+            {
+                return Err(mismatch("artifact digest"));
+            }
+            Ok(())
+        }
+        ("dsse", "0.0.1") => {
+            let Content::Dsse { payload, .. } = &m.content else {
+                return Err(mismatch(
+                    "content type (dsse entry for a message signature)",
+                ));
+            };
+            let want = hex::encode(sha2::Sha256::digest(payload));
+            if spec["payloadHash"]["value"].as_str() != Some(want.as_str()) {
+                return Err(mismatch("DSSE payload"));
+            }
+            let signed = spec["signatures"].as_array().is_some_and(|sigs| {
+                sigs.iter()
+                    .any(|s| sig_ok(&s["signature"]) && cert_ok(&s["verifier"]))
+            });
+            if !signed {
+                return Err(mismatch("signature and certificate"));
+            }
+            Ok(())
+        }
+        _ => Err(KeylessError::TransparencyLog(format!(
+            "log entry kind {kind} {version} is not supported (hashedrekord 0.0.1, dsse 0.0.1)"
+        ))),
+    }
+}
+
+use sha2::Digest as _;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garbage_bundles_are_malformed_not_panics() {
+        for bad in [
+            &b""[..],
+            b"{}",
+            br#"{"mediaType":"x","verificationMaterial":{}}"#,
+            br#"{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{}}"#,
+            br#"{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{"certificate":{"rawBytes":"AAAA"}}}"#,
+        ] {
+            assert!(matches!(
+                parse_bundle(bad),
+                Err(KeylessError::MalformedBundle(_))
+            ));
+        }
+        assert!(parse_cosign_layer("AAAA", "not pem", "{}").is_err());
+    }
+}

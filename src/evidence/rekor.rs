@@ -1,0 +1,179 @@
+//! Offline Rekor (v1) checks: the Signed Entry Timestamp, the Merkle inclusion proof (RFC 6962)
+//! and its signed checkpoint, all against the log key from the trust root.
+//!
+//! Why offline: a bundle already carries everything a log would answer (the entry body, its
+//! integration time, an inclusion proof and a signed tree head), so asking the log again adds a
+//! network dependency to admission without adding trust. The SET is what makes the integration
+//! time trustworthy, and that time is what the short-lived Fulcio certificate is checked against.
+
+use base64::Engine as _;
+use sha2::{Digest as _, Sha256};
+
+use super::trust_root::TransparencyLog;
+
+/// A Merkle inclusion proof as a bundle carries it.
+#[derive(Debug, Clone)]
+pub struct InclusionProof {
+    pub log_index: u64,
+    pub tree_size: u64,
+    pub root_hash: Vec<u8>,
+    pub hashes: Vec<Vec<u8>>,
+    /// The signed note (checkpoint) text, when present.
+    pub checkpoint: Option<String>,
+}
+
+/// One transparency log entry, normalised from a bundle or cosign's legacy annotation.
+#[derive(Debug, Clone)]
+pub struct TlogEntry {
+    pub log_index: i64,
+    pub log_id: Vec<u8>,
+    pub integrated_time: i64,
+    /// The canonicalized entry body (decoded JSON bytes).
+    pub body: Vec<u8>,
+    pub signed_entry_timestamp: Option<Vec<u8>>,
+    pub inclusion_proof: Option<InclusionProof>,
+}
+
+/// Verifies `sig` by the log's key over `msg`.
+pub fn log_signature_ok(log: &TransparencyLog, msg: &[u8], sig: &[u8]) -> Result<(), String> {
+    super::keyless::verify_spki_signature(&log.public_key_der, msg, sig)
+}
+
+/// Checks the SET: the log's signature over the canonical JSON of body, integrated time, log id
+/// and index (the form Rekor signs).
+pub fn verify_set(entry: &TlogEntry, log: &TransparencyLog) -> Result<(), String> {
+    let set = entry
+        .signed_entry_timestamp
+        .as_deref()
+        .ok_or("the entry has no signed entry timestamp (inclusion promise)")?;
+    let body = base64::engine::general_purpose::STANDARD.encode(&entry.body);
+    // Keys in lexicographic order, no whitespace: RFC 8785 for these value types.
+    let canonical = format!(
+        "{{\"body\":{},\"integratedTime\":{},\"logID\":{},\"logIndex\":{}}}",
+        serde_json::Value::String(body),
+        entry.integrated_time,
+        serde_json::Value::String(hex::encode(&entry.log_id)),
+        entry.log_index
+    );
+    log_signature_ok(log, canonical.as_bytes(), set)
+        .map_err(|e| format!("signed entry timestamp does not verify with the log key: {e}"))
+}
+
+fn hash_children(l: &[u8], r: &[u8]) -> Vec<u8> {
+    let mut h = Sha256::new();
+    h.update([1u8]);
+    h.update(l);
+    h.update(r);
+    h.finalize().to_vec()
+}
+
+/// RFC 6962 leaf hash.
+pub fn leaf_hash(body: &[u8]) -> Vec<u8> {
+    let mut h = Sha256::new();
+    h.update([0u8]);
+    h.update(body);
+    h.finalize().to_vec()
+}
+
+/// The root an inclusion proof leads to (RFC 9162 §2.1.3.2), or `None` if the proof has the
+/// wrong shape for the index and size.
+pub fn root_from_proof(index: u64, size: u64, leaf: &[u8], proof: &[Vec<u8>]) -> Option<Vec<u8>> {
+    if index >= size {
+        return None;
+    }
+    let inner = (64 - (index ^ (size - 1)).leading_zeros()) as usize;
+    let border = (index >> inner).count_ones() as usize;
+    if proof.len() != inner + border || proof.iter().any(|h| h.len() != 32) {
+        return None;
+    }
+    let mut h = leaf.to_vec();
+    for (i, p) in proof[..inner].iter().enumerate() {
+        h = if (index >> i) & 1 == 0 {
+            hash_children(&h, p)
+        } else {
+            hash_children(p, &h)
+        };
+    }
+    for p in &proof[inner..] {
+        h = hash_children(p, &h);
+    }
+    Some(h)
+}
+
+/// Checks the inclusion proof against its root hash, and the checkpoint (when present) as the
+/// log's signature over that root hash and tree size.
+pub fn verify_inclusion(entry: &TlogEntry, log: &TransparencyLog) -> Result<(), String> {
+    let proof = entry
+        .inclusion_proof
+        .as_ref()
+        .ok_or("the entry has no inclusion proof")?;
+    let root = root_from_proof(
+        proof.log_index,
+        proof.tree_size,
+        &leaf_hash(&entry.body),
+        &proof.hashes,
+    )
+    .ok_or("inclusion proof has the wrong shape for its index and tree size")?;
+    if root != proof.root_hash {
+        return Err("inclusion proof does not lead to the stated root hash".into());
+    }
+    if let Some(note) = &proof.checkpoint {
+        verify_checkpoint(note, proof, log)?;
+    }
+    Ok(())
+}
+
+/// A checkpoint is a signed note: `origin\nsize\nbase64(root)\n[extensions]\n\n— name base64(hint4‖sig)\n`.
+fn verify_checkpoint(
+    note: &str,
+    proof: &InclusionProof,
+    log: &TransparencyLog,
+) -> Result<(), String> {
+    let (text, sigs) = note
+        .split_once("\n\n")
+        .ok_or("checkpoint is not a signed note")?;
+    let mut lines = text.lines();
+    let _origin = lines.next().ok_or("checkpoint has no origin line")?;
+    let size: u64 = lines
+        .next()
+        .and_then(|l| l.parse().ok())
+        .ok_or("checkpoint has no tree size")?;
+    let root = lines
+        .next()
+        .and_then(|l| base64::engine::general_purpose::STANDARD.decode(l).ok())
+        .ok_or("checkpoint has no root hash")?;
+    if size != proof.tree_size || root != proof.root_hash {
+        return Err("checkpoint does not match the inclusion proof's tree size and root".into());
+    }
+    let signed = format!("{text}\n");
+    let verified = sigs
+        .lines()
+        .filter_map(|l| l.strip_prefix("\u{2014} "))
+        .filter_map(|l| l.rsplit_once(' '))
+        .filter_map(|(_, b)| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .filter(|raw| raw.len() > 4)
+        .any(|raw| log_signature_ok(log, signed.as_bytes(), &raw[4..]).is_ok());
+    if verified {
+        Ok(())
+    } else {
+        Err("checkpoint is not signed by the log key".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_leaf_tree_is_its_own_root() {
+        let leaf = leaf_hash(b"x");
+        assert_eq!(root_from_proof(0, 1, &leaf, &[]), Some(leaf.clone()));
+        assert_eq!(root_from_proof(1, 1, &leaf, &[]), None);
+        assert_eq!(root_from_proof(0, 2, &leaf, &[]), None);
+        let other = leaf_hash(b"y");
+        assert_eq!(
+            root_from_proof(1, 2, &other, std::slice::from_ref(&leaf)),
+            Some(hash_children(&leaf, &other))
+        );
+    }
+}
