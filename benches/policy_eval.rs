@@ -1,7 +1,8 @@
 //! Evaluations per second of the admission policy, in-process with regorus, on a realistic input
 //! (`policies/examples/admit_deployment`: a Deployment with four containers, each image with its
 //! release evidence). `e2e/bench/policy-vs-opa.sh` runs this next to `opa bench` on the same
-//! bundle and input and prints the ratio.
+//! bundle and input and prints the ratio. `POLICY_BENCH_DIR` points it at another bundle (e.g.
+//! the rules without their tests and examples).
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use release_gate::policy::{ADMISSION_QUERY, Bundle, PolicyEngine, PolicyInput};
@@ -10,7 +11,10 @@ use std::path::Path;
 
 fn admission(c: &mut Criterion) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let bundle = Bundle::from_dir(&root.join("policies")).expect("policies/ bundle");
+    let dir = std::env::var("POLICY_BENCH_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| root.join("policies"));
+    let bundle = Bundle::from_dir(&dir).expect("policies/ bundle");
     let policy = PolicyEngine::load(&bundle, None).expect("policies/ compiles");
     let raw = std::fs::read(root.join("policies/examples/admit_deployment/input.json"))
         .expect("example input");

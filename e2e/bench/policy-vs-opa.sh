@@ -11,7 +11,11 @@ cd "$root"
 input=policies/examples/admit_deployment/input.json
 query=data.releasegate.admission.decision
 
-regorus_out=$(cargo bench --bench policy_eval -- --output-format bencher 2>/dev/null)
+# regorus builds anyhow errors for control flow while resolving dynamic references; with
+# backtraces enabled (RUST_BACKTRACE=1, common in dev shells) each one walks the stack and
+# evaluation runs about twice as slow. The webhook runs without backtraces; measure that.
+export RUST_LIB_BACKTRACE=0
+regorus_out=$(cargo bench --bench policy_eval -- --output-format bencher)
 echo "$regorus_out" | grep '^test '
 regorus_ns=$(echo "$regorus_out" | awk '/^test regorus_admission_decision / {gsub(",", "", $5); print $5}')
 

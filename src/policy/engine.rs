@@ -6,7 +6,6 @@
 use super::bundle::{Bundle, BundleError};
 use regorus::Engine;
 use serde_json::Value as Json;
-use std::collections::BTreeMap;
 use thiserror::Error;
 
 /// The admission entry point the webhook evaluates.
@@ -301,13 +300,4 @@ fn data_file(file: &str, path: &str, content: &[u8]) -> Result<Option<Json>, Loa
         });
     }
     Ok(Some(doc))
-}
-
-/// Builds a bundle from `(path, text)` pairs; for tests and examples.
-pub fn bundle_from_texts(origin: &str, files: &[(&str, &str)]) -> Result<Bundle, BundleError> {
-    let files: BTreeMap<String, Vec<u8>> = files
-        .iter()
-        .map(|(p, c)| (p.to_string(), c.as_bytes().to_vec()))
-        .collect();
-    Bundle::from_files(origin, files)
 }
