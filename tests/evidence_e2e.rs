@@ -629,3 +629,80 @@ fn basic_auth_registry_needs_the_dockerconfigjson() {
         "{stderr}"
     );
 }
+
+/// Ed25519 and RSA (2048, 3072) keys made by openssl and imported into cosign: what cosign signs
+/// and attests with them verifies with their PEM public key, and not with another key.
+#[test]
+#[ignore = "needs the real test bed: make test"]
+fn ed25519_and_rsa_keys_from_openssl_sign_and_attest() {
+    let reg = Registry::start();
+    let keys = [
+        (
+            "ed25519",
+            import_key(&reg, "ed25519", &["-algorithm", "ed25519"]),
+        ),
+        (
+            "rsa2048",
+            import_key(
+                &reg,
+                "rsa2048",
+                &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+            ),
+        ),
+        (
+            "rsa3072",
+            import_key(
+                &reg,
+                "rsa3072",
+                &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:3072"],
+            ),
+        ),
+    ];
+    let cli = |image: &str, key: &KeyPair| {
+        let out = Command::new(env!("CARGO_BIN_EXE_release-gate"))
+            .args(["verify", image, "--key"])
+            .arg(&key.public)
+            .args(["--insecure-registry", &reg.host, "--require", "cyclonedx"])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    for (i, (name, key)) in keys.iter().enumerate() {
+        let image = reg.push_image("team/byok", name);
+        sign(&reg, key, &image);
+        attest(&reg, key, &image, "cyclonedx", &fixture("sbom.cdx.json"));
+        let (code, stdout) = cli(&image, key);
+        assert_eq!(code, Some(0), "{name}: {stdout}");
+        let signer = format!("key {name}.pub (sha256:");
+        assert!(
+            stdout.contains(&format!("signature   ok  {signer}")),
+            "{name}: {stdout}"
+        );
+        assert!(
+            stdout.contains(&format!(
+                "attestation ok  https://cyclonedx.org/bom by {signer}"
+            )),
+            "{name}: {stdout}"
+        );
+        // Verified with the next key (another algorithm or size), both checks fail on the key.
+        let (other_name, other) = &keys[(i + 1) % keys.len()];
+        let (code, stdout) = cli(&image, other);
+        assert_eq!(code, Some(1), "{name} vs {other_name}: {stdout}");
+        assert!(
+            stdout.contains("[SignatureUntrusted] no signature verifies with a trusted authority")
+                && stdout.contains(&format!(
+                    "signature does not verify with any trusted key (key {other_name}.pub"
+                )),
+            "{name} vs {other_name}: {stdout}"
+        );
+        assert!(
+            stdout.contains(&format!(
+                "DSSE signature does not verify with any trusted key (key {other_name}.pub"
+            )),
+            "{name} vs {other_name}: {stdout}"
+        );
+    }
+}

@@ -13,6 +13,9 @@ pub struct TrustedKey {
     /// `sha256:<hex>` of the key's DER SubjectPublicKeyInfo: a stable id for reports.
     pub fingerprint: String,
     key: CosignVerificationKey,
+    /// For Ed25519 keys, the same key for Ed25519ph: cosign v2 signs with Ed25519ph when given
+    /// an Ed25519 key (sigstore/sigstore#1595), other tools sign with pure Ed25519.
+    ed25519ph: Option<ed25519_dalek::VerifyingKey>,
 }
 
 /// Why a trust authority cannot be loaded.
@@ -39,16 +42,39 @@ impl TrustedKey {
             why: "no PEM body".into(),
         })?;
         let fingerprint = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&der)));
+        let ed25519ph = match &key {
+            CosignVerificationKey::ED25519(_) => {
+                Some(ed25519_from_spki(&der).ok_or_else(|| TrustError::Key {
+                    name: name.clone(),
+                    why:
+                        "Ed25519 SubjectPublicKeyInfo is not 44 bytes holding a valid point".into(),
+                })?)
+            }
+            _ => None,
+        };
         Ok(Self {
             name,
             fingerprint,
             key,
+            ed25519ph,
         })
     }
 
     /// Whether `sig` is this key's signature over `msg` (cosign hashes with the key's digest).
+    /// Ed25519 keys accept pure Ed25519 and Ed25519ph (SHA-512 prehash, empty context); the two
+    /// are domain-separated, so neither signature can pass for the other.
     pub fn verifies(&self, sig: &[u8], msg: &[u8]) -> bool {
-        self.key.verify_signature(Signature::Raw(sig), msg).is_ok()
+        if self.key.verify_signature(Signature::Raw(sig), msg).is_ok() {
+            return true;
+        }
+        let Some(ph) = &self.ed25519ph else {
+            return false;
+        };
+        let Ok(sig) = ed25519_dalek::Signature::from_slice(sig) else {
+            return false;
+        };
+        ph.verify_prehashed(sha2::Sha512::new().chain_update(msg), None, &sig)
+            .is_ok()
     }
 
     /// A short label: the name and the first 12 hex digits of the fingerprint.
@@ -59,6 +85,16 @@ impl TrustedKey {
             .unwrap_or(&self.fingerprint);
         format!("key {} ({short})", self.name)
     }
+}
+
+/// The raw key of an Ed25519 SubjectPublicKeyInfo (RFC 8410: a fixed 12-byte header, then 32
+/// bytes).
+fn ed25519_from_spki(der: &[u8]) -> Option<ed25519_dalek::VerifyingKey> {
+    const HEADER: [u8; 12] = [
+        0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+    ];
+    let raw: &[u8; 32] = der.strip_prefix(&HEADER[..])?.try_into().ok()?;
+    ed25519_dalek::VerifyingKey::from_bytes(raw).ok()
 }
 
 fn pem_body(pem: &[u8]) -> Option<Vec<u8>> {
@@ -105,6 +141,33 @@ impl TrustPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ed25519_keys_take_pure_and_prehashed_signatures() {
+        use base64::Engine as _;
+        use ed25519_dalek::Signer as _;
+        let sk = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+        let mut der = vec![
+            0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+        ];
+        der.extend_from_slice(sk.verifying_key().as_bytes());
+        let pem = format!(
+            "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+            base64::engine::general_purpose::STANDARD.encode(&der)
+        );
+        let key = TrustedKey::from_pem("ed.pub", pem.as_bytes()).unwrap();
+        let msg = b"payload";
+        let pure = sk.sign(msg).to_bytes();
+        let ph = sk
+            .sign_prehashed(sha2::Sha512::new().chain_update(msg), None)
+            .unwrap()
+            .to_bytes();
+        assert!(key.verifies(&pure, msg));
+        assert!(key.verifies(&ph, msg));
+        assert!(!key.verifies(&ph, b"other payload"));
+        assert!(!key.verifies(&pure, b"other payload"));
+        assert!(!key.verifies(&ph[..10], msg));
+    }
 
     #[test]
     fn rejects_non_keys_with_a_clear_error() {

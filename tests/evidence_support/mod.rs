@@ -230,6 +230,27 @@ pub fn generate_key(reg: &Registry, name: &str) -> KeyPair {
     }
 }
 
+/// A key made by `openssl genpkey` with `genpkey_args` (e.g. `-algorithm ed25519`) and imported
+/// with `cosign import-key-pair`, as a team bringing its own key would.
+pub fn import_key(reg: &Registry, name: &str, genpkey_args: &[&str]) -> KeyPair {
+    let pem = reg.path(&format!("{name}.openssl.pem"));
+    run(Command::new(tool("openssl"))
+        .arg("genpkey")
+        .args(genpkey_args)
+        .arg("-out")
+        .arg(&pem));
+    let prefix = reg.path(name);
+    run(cosign(reg)
+        .args(["import-key-pair", "--key"])
+        .arg(&pem)
+        .arg("--output-key-prefix")
+        .arg(&prefix));
+    KeyPair {
+        key: prefix.with_extension("key"),
+        public: prefix.with_extension("pub"),
+    }
+}
+
 pub fn sign(reg: &Registry, key: &KeyPair, image: &str) {
     run(cosign(reg)
         .args([
