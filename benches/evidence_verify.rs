@@ -107,6 +107,7 @@ fn main() {
         })
         .collect();
     let trust = TrustPolicy {
+        keyless: vec![],
         keys: vec![
             TrustedKey::from_pem("cosign.pub", &std::fs::read(&key.public).unwrap()).unwrap(),
         ],

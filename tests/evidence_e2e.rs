@@ -18,6 +18,7 @@ const ALL: [&str; 3] = ["cyclonedx", "slsaprovenance", "vuln"];
 fn verifier(reg: &Registry, key: &KeyPair) -> Verifier {
     let pem = std::fs::read(&key.public).unwrap();
     let trust = TrustPolicy {
+        keyless: vec![],
         keys: vec![TrustedKey::from_pem("cosign.pub", &pem).unwrap()],
     };
     Verifier::new(
@@ -525,6 +526,7 @@ fn registry_tls_needs_its_ca_and_http_needs_insecure() {
     sign(&reg, &cosign_key, &image);
 
     let trust = || TrustPolicy {
+        keyless: vec![],
         keys: vec![
             TrustedKey::from_pem("cosign.pub", &std::fs::read(&cosign_key.public).unwrap())
                 .unwrap(),

@@ -178,3 +178,103 @@ fn garbage_bundle_is_malformed() {
         assert!(matches!(e, KeylessError::MalformedBundle(_)), "{e}");
     }
 }
+
+fn cli(args: &[&str]) -> (i32, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_release-gate"))
+        .arg("verify-bundle")
+        .args(args)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[test]
+fn verify_bundle_cli() {
+    let bundle = format!("{FIXTURES}/{KW_BUNDLE}");
+    let root = format!("{FIXTURES}/trusted_root.json");
+    let digest = format!("sha256:{KW_DIGEST}");
+    let base = [
+        "--bundle",
+        &bundle,
+        "--artifact-digest",
+        &digest,
+        "--trusted-root",
+        &root,
+    ];
+    let (code, out) = cli(&[
+        &base[..],
+        &[
+            "--certificate-identity",
+            KW_SUBJECT,
+            "--certificate-oidc-issuer",
+            GITHUB_ISSUER,
+        ],
+    ]
+    .concat());
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("VERIFIED"), "{out}");
+
+    let (code, out) = cli(&[
+        &base[..],
+        &[
+            "--certificate-identity-regexp",
+            "https://github.com/someone-else/.*",
+            "--certificate-oidc-issuer-regexp",
+            ".*",
+        ],
+    ]
+    .concat());
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("wrong_subject"), "{out}");
+
+    // A trust root without an identity would trust any signer: refused.
+    let (code, out) = cli(&[&base[..], &["--certificate-identity", KW_SUBJECT]].concat());
+    assert_eq!(code, 2, "{out}");
+}
+
+/// The registry path: a `.sig` layer with a certificate goes to the keyless authorities, never
+/// to the trusted keys, and is reported with its reason.
+#[test]
+fn keyless_signature_layers_are_routed_to_keyless_authorities() {
+    use release_gate::evidence::keyless::KeylessAuthority;
+    use release_gate::evidence::verify::{Problem, SignatureArtifact, SignatureFailure, verify};
+    use release_gate::evidence::{Artifacts, Digest, Requirements, TrustPolicy};
+
+    let digest = Digest::of(b"image");
+    let layer = SignatureArtifact {
+        origin: "sig[0]".into(),
+        payload: b"{}".to_vec(),
+        signature: "AAAA".into(),
+        certificate: Some("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".into()),
+        rekor_bundle: Some("{}".into()),
+    };
+    let artifacts = Artifacts {
+        signatures: vec![layer],
+        attestations: vec![],
+    };
+    let failure = |trust: &TrustPolicy| {
+        let v = verify(&digest, &artifacts, trust, &Requirements::default());
+        match v.problems.as_slice() {
+            [Problem::SignatureUntrusted { failures }] => failures[0].clone(),
+            other => panic!("{other:?}"),
+        }
+    };
+    assert!(matches!(
+        failure(&TrustPolicy::default()),
+        SignatureFailure::UntrustedSigner { .. }
+    ));
+    let trust = TrustPolicy {
+        keys: vec![],
+        keyless: vec![KeylessAuthority {
+            root: std::sync::Arc::new(root()),
+            identity: exact(KW_SUBJECT, GITHUB_ISSUER),
+        }],
+    };
+    let f = failure(&trust);
+    assert!(matches!(f, SignatureFailure::KeylessRejected { .. }), "{f}");
+}

@@ -3,6 +3,7 @@
 
 mod controller;
 mod crds;
+mod keyless;
 mod policy;
 mod verify;
 mod webhook;
@@ -52,6 +53,9 @@ pub enum Command {
     /// Verify an image's signature and attestations (SBOM, provenance, vulnerabilities) from its
     /// registry, the same checks the controller runs; for CI.
     Verify(verify::VerifyArgs),
+    /// Verify a Sigstore bundle for a local file, offline, against a trusted_root.json and a
+    /// keyless identity (Fulcio certificate subject and OIDC issuer).
+    VerifyBundle(keyless::VerifyBundleArgs),
     /// Work with a Rego policy bundle: run its tests, evaluate a query, print its digest.
     Policy(policy::PolicyArgs),
 }
@@ -68,6 +72,7 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Verify(args) => return verify::run(args),
         Command::Policy(args) => return policy::run(args),
+        Command::VerifyBundle(args) => return keyless::run_verify_bundle(args),
         _ => {}
     }
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -95,7 +100,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 );
                 c.and(w)
             }
-            Command::Crds | Command::Verify(_) | Command::Policy(_) => {
+            Command::Crds | Command::Verify(_) | Command::Policy(_) | Command::VerifyBundle(_) => {
                 unreachable!("handled above")
             }
         }

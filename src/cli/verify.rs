@@ -71,6 +71,9 @@ pub struct VerifyArgs {
     #[arg(long, env = "RELEASE_GATE_REGISTRY_TIMEOUT", default_value_t = 30)]
     pub timeout: u64,
 
+    #[command(flatten)]
+    pub keyless: super::keyless::KeylessArgs,
+
     /// Output format.
     #[arg(long, short = 'o', env = "RELEASE_GATE_VERIFY_OUTPUT", value_enum, default_value_t = Output::Human)]
     pub output: Output,
@@ -168,6 +171,7 @@ fn setup(args: &VerifyArgs) -> Result<(Verifier, Requirements), String> {
         insecure_registries,
         ca_file,
         timeout,
+        keyless,
         output: _,
     } = args;
     let file: PolicyFile = match policy {
@@ -201,6 +205,7 @@ fn setup(args: &VerifyArgs) -> Result<(Verifier, Requirements), String> {
             .keys
             .push(TrustedKey::from_pem(name, &pem).map_err(|e| e.to_string())?);
     }
+    trust.keyless.extend(keyless.authority()?);
     let mut budget = file.vulnerability_budget.unwrap_or_default();
     if let Some(c) = max_critical {
         budget.critical = *c;

@@ -7,8 +7,8 @@ use futures::future::try_join_all;
 use super::reference::{Digest, ImageRef};
 use super::registry::{ManifestBody, RegistryClient, RegistryError};
 use super::verify::{
-    Artifacts, AttestationArtifact, PREDICATE_TYPE_ANNOTATION, SIGNATURE_ANNOTATION,
-    SignatureArtifact,
+    Artifacts, AttestationArtifact, CERTIFICATE_ANNOTATION, PREDICATE_TYPE_ANNOTATION,
+    REKOR_BUNDLE_ANNOTATION, SIGNATURE_ANNOTATION, SignatureArtifact,
 };
 
 /// The media type of cosign's simple-signing payload layers.
@@ -48,6 +48,8 @@ pub async fn fetch_artifacts(
                         .get(SIGNATURE_ANNOTATION)
                         .cloned()
                         .unwrap_or_default(),
+                    certificate: l.annotations.get(CERTIFICATE_ANNOTATION).cloned(),
+                    rekor_bundle: l.annotations.get(REKOR_BUNDLE_ANNOTATION).cloned(),
                 })
             }),
     );

@@ -71,6 +71,24 @@ pub struct KeylessIdentity {
     pub subject: Matcher,
 }
 
+/// A keyless trust authority: a trust root and the identity it must vouch for. Platform-owned,
+/// like trusted keys.
+#[derive(Debug, Clone)]
+pub struct KeylessAuthority {
+    pub root: std::sync::Arc<TrustedRoot>,
+    pub identity: KeylessIdentity,
+}
+
+impl KeylessAuthority {
+    /// A label for messages.
+    pub fn label(&self) -> String {
+        format!(
+            "keyless identity {} issuer {} (trust root {})",
+            self.identity.subject, self.identity.issuer, self.root.name
+        )
+    }
+}
+
 /// What a successful verification proves.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -25,7 +25,9 @@ pub enum TrustError {
         "public key '{name}' is not a PEM public key (ECDSA P-256/P-384/P-521, Ed25519 or RSA SubjectPublicKeyInfo, as `cosign public-key` prints): {why}"
     )]
     Key { name: String, why: String },
-    #[error("no trust authority configured: give at least one public key (--key)")]
+    #[error(
+        "no trust authority configured: give at least one public key (--key) or a keyless identity (--trusted-root with --certificate-identity and --certificate-oidc-issuer)"
+    )]
     Empty,
 }
 
@@ -112,11 +114,13 @@ fn pem_body(pem: &[u8]) -> Option<Vec<u8>> {
 #[derive(Debug, Clone, Default)]
 pub struct TrustPolicy {
     pub keys: Vec<TrustedKey>,
+    /// Keyless (Fulcio/Rekor) authorities; they apply to signatures that carry a certificate.
+    pub keyless: Vec<super::keyless::KeylessAuthority>,
 }
 
 impl TrustPolicy {
     pub fn check_not_empty(&self) -> Result<(), TrustError> {
-        if self.keys.is_empty() {
+        if self.keys.is_empty() && self.keyless.is_empty() {
             Err(TrustError::Empty)
         } else {
             Ok(())
@@ -133,6 +137,11 @@ impl TrustPolicy {
         self.keys
             .iter()
             .map(TrustedKey::label)
+            .chain(
+                self.keyless
+                    .iter()
+                    .map(super::keyless::KeylessAuthority::label),
+            )
             .collect::<Vec<_>>()
             .join(", ")
     }

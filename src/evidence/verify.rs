@@ -14,6 +14,10 @@ use crate::api::{VulnerabilityBudget, VulnerabilityCounts};
 
 /// Annotation cosign puts the base64 signature of a simple-signing layer in.
 pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
+/// Annotation cosign puts a keyless signature's Fulcio certificate (PEM) in.
+pub const CERTIFICATE_ANNOTATION: &str = "dev.sigstore.cosign/certificate";
+/// Annotation cosign puts a keyless signature's Rekor entry (SET, body, time) in.
+pub const REKOR_BUNDLE_ANNOTATION: &str = "dev.sigstore.cosign/bundle";
 /// Annotation cosign puts an attestation's (unsigned) predicate type in.
 pub const PREDICATE_TYPE_ANNOTATION: &str = "predicateType";
 
@@ -26,6 +30,10 @@ pub struct SignatureArtifact {
     pub payload: Vec<u8>,
     /// The base64 signature from the layer annotation.
     pub signature: String,
+    /// Keyless signatures: the Fulcio certificate (PEM) annotation.
+    pub certificate: Option<String>,
+    /// Keyless signatures: cosign's Rekor bundle annotation (JSON).
+    pub rekor_bundle: Option<String>,
 }
 
 /// A cosign attestation (a DSSE envelope) as stored in the registry.
@@ -144,6 +152,8 @@ pub enum SignatureFailure {
     WrongImage { origin: String, claimed: String },
     #[error("{origin}: malformed: {why}")]
     Malformed { origin: String, why: String },
+    #[error("{origin}: keyless signature rejected: {why}")]
+    KeylessRejected { origin: String, why: String },
 }
 
 /// Why one attestation did not count.
@@ -350,6 +360,9 @@ fn verify_signature(
         origin: s.origin.clone(),
         why,
     };
+    if let Some(cert) = &s.certificate {
+        return verify_keyless_signature(digest, s, cert, trust);
+    }
     let sig = dsse::decode_b64(&s.signature)
         .ok_or_else(|| malformed(format!("annotation {SIGNATURE_ANNOTATION} is not base64")))?;
     let key = trust
@@ -369,6 +382,64 @@ fn verify_signature(
     Ok(VerifiedSignature {
         origin: s.origin.clone(),
         signer: key.label(),
+    })
+}
+
+/// A signature layer with a Fulcio certificate: verified offline against the keyless authorities
+/// (see `keyless.rs`); trusted keys do not apply to it.
+fn verify_keyless_signature(
+    digest: &Digest,
+    s: &SignatureArtifact,
+    cert: &str,
+    trust: &TrustPolicy,
+) -> Result<VerifiedSignature, SignatureFailure> {
+    if trust.keyless.is_empty() {
+        return Err(SignatureFailure::UntrustedSigner {
+            origin: s.origin.clone(),
+            keys: format!(
+                "{} (a keyless signature needs a keyless identity)",
+                trust.key_labels()
+            ),
+        });
+    }
+    let bundle = s.rekor_bundle.as_deref().ok_or_else(|| SignatureFailure::Malformed {
+        origin: s.origin.clone(),
+        why: format!("keyless signature without the {REKOR_BUNDLE_ANNOTATION} annotation (offline verification needs its Rekor entry)"),
+    })?;
+    let mut why = Vec::new();
+    for authority in &trust.keyless {
+        match super::keyless::verify_cosign_layer(
+            &s.payload,
+            &s.signature,
+            cert,
+            bundle,
+            &authority.root,
+            &authority.identity,
+        ) {
+            Ok(v) => {
+                let claimed = simple_signing_digest(&s.payload).map_err(|why| {
+                    SignatureFailure::Malformed {
+                        origin: s.origin.clone(),
+                        why,
+                    }
+                })?;
+                if claimed != digest.as_str() {
+                    return Err(SignatureFailure::WrongImage {
+                        origin: s.origin.clone(),
+                        claimed,
+                    });
+                }
+                return Ok(VerifiedSignature {
+                    origin: s.origin.clone(),
+                    signer: v.label(),
+                });
+            }
+            Err(e) => why.push(e.to_string()),
+        }
+    }
+    Err(SignatureFailure::KeylessRejected {
+        origin: s.origin.clone(),
+        why: why.join("; "),
     })
 }
 
@@ -538,6 +609,8 @@ mod tests {
         SignatureArtifact {
             origin: "sig[0]".into(),
             signature: STANDARD.encode(s.signer.sign(&payload).unwrap()),
+            certificate: None,
+            rekor_bundle: None,
             payload,
         }
     }
@@ -572,6 +645,7 @@ mod tests {
 
     fn trust(keys: &[&Signer]) -> TrustPolicy {
         TrustPolicy {
+            keyless: vec![],
             keys: keys.iter().map(|s| s.trusted.clone()).collect(),
         }
     }
