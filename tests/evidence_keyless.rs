@@ -278,3 +278,37 @@ fn keyless_signature_layers_are_routed_to_keyless_authorities() {
     let f = failure(&trust);
     assert!(matches!(f, SignatureFailure::KeylessRejected { .. }), "{f}");
 }
+
+/// sigstore-conformance `dsse-with-hashedrekord-happy-path`: a DSSE bundle whose Rekor entry is
+/// a hashedrekord over the PAE (exercises the hashedrekord consistency check).
+const CONF_BUNDLE: &str = "conformance-dsse-with-hashedrekord.sigstore.json";
+const CONF_SUBJECT: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
+const CONF_DIGEST: &str = "70ed0277251d0cf2eb5eda8b574ce012de485e39a3de1fb4b1e0717e14b02d6a";
+
+#[test]
+fn conformance_hashedrekord_over_dsse_passes_and_fails_as_it_should() {
+    let bundle = read(CONF_BUNDLE);
+    let id = exact(CONF_SUBJECT, GITHUB_ISSUER);
+    let v = verify_bundle(&bundle, digest(CONF_DIGEST), &root(), &id).unwrap();
+    assert_eq!(v.subject, CONF_SUBJECT);
+    assert_eq!(v.integrated_time, 1_778_701_653);
+
+    let e = verify_bundle(&bundle, digest(KW_DIGEST), &root(), &id).unwrap_err();
+    assert!(matches!(e, KeylessError::ArtifactMismatch(_)), "{e}");
+    let e = verify_bundle(
+        &tamper_signature(&bundle),
+        digest(CONF_DIGEST),
+        &root(),
+        &id,
+    )
+    .unwrap_err();
+    assert!(matches!(e, KeylessError::BadSignature(_)), "{e}");
+    let e = verify_bundle(
+        &bundle,
+        digest(CONF_DIGEST),
+        &root(),
+        &exact(KW_SUBJECT, GITHUB_ISSUER),
+    )
+    .unwrap_err();
+    assert!(matches!(e, KeylessError::WrongSubject { .. }), "{e}");
+}
