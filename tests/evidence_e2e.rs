@@ -708,3 +708,206 @@ fn ed25519_and_rsa_keys_from_openssl_sign_and_attest() {
         );
     }
 }
+
+/// Signs and attests `image` in the Sigstore bundle format with all three attestations.
+fn sign_and_attest_bundles(reg: &Registry, key: &KeyPair, image: &str, vuln_report: &str) {
+    sign_bundle(reg, key, image);
+    attest_bundle(reg, key, image, "cyclonedx", &fixture("sbom.cdx.json"));
+    attest_bundle(
+        reg,
+        key,
+        image,
+        "slsaprovenance",
+        &fixture("slsa-provenance-v02.json"),
+    );
+    attest_bundle(
+        reg,
+        key,
+        image,
+        "vuln",
+        &cosign_vuln_predicate(reg, vuln_report),
+    );
+}
+
+#[test]
+#[ignore = "needs the real test bed: make test"]
+fn bundle_format_image_is_accepted() {
+    let reg = Registry::start();
+    let key = generate_key(&reg, "cosign");
+    let image = reg.push_image("team/bundled", "v1");
+    sign_and_attest_bundles(&reg, &key, &image, "trivy-report.json");
+    // Only referrers: no legacy .sig/.att tags.
+    let tags = run(Command::new(tool("crane")).args([
+        "ls",
+        "--insecure",
+        &format!("{}/team/bundled", reg.host),
+    ]));
+    assert!(!tags.contains(".sig") && !tags.contains(".att"), "{tags}");
+    let r = verify(&reg, &key, &image, &ALL);
+    assert!(r.verdict.is_accepted(), "{:#?}", r.verdict.problems);
+    let ev = &r.verdict.evidence;
+    let fallback = format!("referrers tag sha256-{}", digest_of(&image).hex());
+    assert_eq!(ev.signatures.len(), 1);
+    assert!(
+        ev.signatures[0].origin.starts_with("bundle sha256:")
+            && ev.signatures[0].origin.contains(&fallback),
+        "{:?}",
+        ev.signatures
+    );
+    assert_eq!(ev.attestations.len(), 3);
+    assert_eq!(ev.sbom.as_ref().unwrap().components, 13);
+    assert!(ev.provenance.is_some());
+    assert_eq!(ev.vulnerabilities.as_ref().unwrap().counts.medium, 4);
+}
+
+#[test]
+#[ignore = "needs the real test bed: make test"]
+fn bundle_signed_by_another_key_is_rejected() {
+    let reg = Registry::start();
+    let trusted = generate_key(&reg, "trusted");
+    let other = generate_key(&reg, "other");
+    let image = reg.push_image("team/bundled-other", "v1");
+    sign_bundle(&reg, &other, &image);
+    attest_bundle(&reg, &other, &image, "cyclonedx", &fixture("sbom.cdx.json"));
+    let r = verify(&reg, &trusted, &image, &["cyclonedx"]);
+    assert_eq!(r.verdict.problems.len(), 2, "{:#?}", r.verdict.problems);
+    match &r.verdict.problems[0] {
+        Problem::SignatureUntrusted { failures } => assert!(
+            matches!(&failures[..], [SignatureFailure::UntrustedSigner { origin, keys }]
+                if origin.starts_with("bundle sha256:") && keys.starts_with("key cosign.pub")),
+            "{failures:?}"
+        ),
+        p => panic!("expected SignatureUntrusted, got {p:?}"),
+    }
+    match &r.verdict.problems[1] {
+        Problem::AttestationInvalid {
+            predicate_type,
+            failures,
+        } => {
+            assert_eq!(predicate_type, "https://cyclonedx.org/bom");
+            assert!(
+                matches!(&failures[..], [AttestationFailure::BadSignature { origin, .. }] if origin.starts_with("bundle sha256:")),
+                "{failures:?}"
+            );
+        }
+        p => panic!("expected AttestationInvalid/BadSignature, got {p:?}"),
+    }
+    assert!(
+        verify(&reg, &other, &image, &["cyclonedx"])
+            .verdict
+            .is_accepted()
+    );
+}
+
+/// Rewrites the in-toto statement in every bundle referring to `image` (keeping the signatures):
+/// new blobs, new referrer manifests, and the referrers tag index pointed at them.
+fn tamper_bundles(reg: &Registry, repo: &str, image: &str, edit: impl Fn(&mut serde_json::Value)) {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let crane = tool("crane");
+    let tag = format!("sha256-{}", digest_of(image).hex());
+    let mut index: serde_json::Value = serde_json::from_str(&run(Command::new(&crane).args([
+        "manifest",
+        "--insecure",
+        &format!("{}/{repo}:{tag}", reg.host),
+    ])))
+    .unwrap();
+    for entry in index["manifests"].as_array_mut().unwrap() {
+        let at = |d: &str| format!("{}/{repo}@{d}", reg.host);
+        let mut manifest: serde_json::Value = serde_json::from_str(&run(Command::new(&crane)
+            .args([
+                "manifest",
+                "--insecure",
+                &at(entry["digest"].as_str().unwrap()),
+            ])))
+        .unwrap();
+        let layer = manifest["layers"][0]["digest"].as_str().unwrap().to_owned();
+        let mut bundle: serde_json::Value =
+            serde_json::from_str(&run(Command::new(&crane).args([
+                "blob",
+                "--insecure",
+                &at(&layer),
+            ])))
+            .unwrap();
+        let payload = b64
+            .decode(bundle["dsseEnvelope"]["payload"].as_str().unwrap())
+            .unwrap();
+        let mut st: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+        let before = st.clone();
+        edit(&mut st);
+        if st == before {
+            continue;
+        }
+        bundle["dsseEnvelope"]["payload"] = b64.encode(serde_json::to_vec(&st).unwrap()).into();
+        let blob = serde_json::to_vec(&bundle).unwrap();
+        upload_blob(reg, repo, &blob);
+        manifest["layers"][0]["digest"] =
+            release_gate::evidence::Digest::of(&blob).to_string().into();
+        manifest["layers"][0]["size"] = blob.len().into();
+        let body = serde_json::to_vec(&manifest).unwrap();
+        let digest = release_gate::evidence::Digest::of(&body).to_string();
+        put_manifest(
+            reg,
+            repo,
+            &digest,
+            &body,
+            "application/vnd.oci.image.manifest.v1+json",
+        );
+        entry["digest"] = digest.into();
+        entry["size"] = body.len().into();
+    }
+    put_manifest(
+        reg,
+        repo,
+        &tag,
+        &serde_json::to_vec(&index).unwrap(),
+        "application/vnd.oci.image.index.v1+json",
+    );
+}
+
+#[test]
+#[ignore = "needs the real test bed: make test"]
+fn tampered_bundles_are_rejected() {
+    let reg = Registry::start();
+    let key = generate_key(&reg, "cosign");
+    let image = reg.push_image("team/bundled-tampered", "v1");
+    sign_and_attest_bundles(&reg, &key, &image, "trivy-report-critical.json");
+    assert!(!verify(&reg, &key, &image, &ALL).verdict.is_accepted());
+    // Hide the criticals in the vulnerability statement, and point the signature statement at
+    // another digest: each breaks its DSSE signature.
+    tamper_bundles(&reg, "team/bundled-tampered", &image, |st| {
+        if st["predicateType"] == "https://cosign.sigstore.dev/attestation/vuln/v1" {
+            st["predicate"]["scanner"]["result"] =
+                serde_json::json!({"SchemaVersion": 2, "Results": []});
+        } else if st["predicateType"] == "https://sigstore.dev/cosign/sign/v1" {
+            st["subject"][0]["digest"]["sha256"] = "0".repeat(64).into();
+        }
+    });
+    let r = verify(&reg, &key, &image, &ALL);
+    assert_eq!(r.verdict.problems.len(), 2, "{:#?}", r.verdict.problems);
+    match &r.verdict.problems[0] {
+        Problem::SignatureUntrusted { failures } => assert!(
+            matches!(&failures[..], [SignatureFailure::UntrustedSigner { origin, .. }] if origin.starts_with("bundle sha256:")),
+            "{failures:?}"
+        ),
+        p => panic!("expected SignatureUntrusted, got {p:?}"),
+    }
+    match &r.verdict.problems[1] {
+        Problem::AttestationInvalid {
+            predicate_type,
+            failures,
+        } => {
+            assert_eq!(
+                predicate_type,
+                "https://cosign.sigstore.dev/attestation/vuln/v1"
+            );
+            assert!(
+                matches!(&failures[..], [AttestationFailure::BadSignature { .. }]),
+                "{failures:?}"
+            );
+        }
+        p => panic!("expected AttestationInvalid/BadSignature, got {p:?}"),
+    }
+    // The untampered SBOM and provenance bundles still verify.
+    assert_eq!(r.verdict.evidence.attestations.len(), 2);
+}

@@ -1,6 +1,7 @@
 //! Fetches what the registry holds about one image digest: cosign's signatures
-//! (`sha256-<hex>.sig`) and attestations (`sha256-<hex>.att`). Everything is read concurrently,
-//! and blobs are checked against their digests by the client.
+//! (`sha256-<hex>.sig`) and attestations (`sha256-<hex>.att`), and the Sigstore bundles that
+//! refer to it (see [`super::bundle`]), whichever the registry holds. Everything is read
+//! concurrently, and blobs are checked against their digests by the client.
 
 use futures::future::try_join_all;
 
@@ -66,7 +67,10 @@ pub async fn fetch_artifacts(
                 })
             }),
     );
-    let (signatures, attestations) = futures::try_join!(signatures, attestations)?;
+    let bundles = super::bundle::fetch(client, image, digest);
+    let (signatures, mut attestations, bundles) =
+        futures::try_join!(signatures, attestations, bundles)?;
+    attestations.extend(bundles);
     Ok(Artifacts {
         signatures,
         attestations,

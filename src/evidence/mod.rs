@@ -7,6 +7,7 @@
 //! and the CLI; it is cheap to share and holds one HTTP connection pool. [`keyless`] verifies
 //! Fulcio/Rekor (keyless) signatures offline against a [`trust_root`] file.
 
+pub mod bundle;
 pub mod dsse;
 pub mod fetch;
 pub mod keyless;

@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use super::bundle;
 use super::dsse::{self, Statement};
 use super::predicates::{
     self, PredicateError, PredicateKind, ProvenanceSummary, SbomSummary, VulnSummary,
@@ -279,20 +280,21 @@ pub fn verify(
             Err(f) => sig_failures.push(f),
         }
     }
-    if evidence.signatures.is_empty() {
-        problems.push(if artifacts.signatures.is_empty() {
-            Problem::Unsigned
-        } else {
-            Problem::SignatureUntrusted {
-                failures: sig_failures,
-            }
-        });
-    }
 
-    // Attestations: verify each, then match them to the requirements.
+    // Attestations: verify each, then match them to the requirements. A verified statement of
+    // type `bundle::COSIGN_SIGN_PREDICATE` is a signature (Sigstore bundle format).
     let mut failures: Vec<(Vec<String>, AttestationFailure)> = Vec::new();
     for a in &artifacts.attestations {
         match verify_attestation(digest, a, trust) {
+            Ok((v, st)) if st.predicate_type == bundle::COSIGN_SIGN_PREDICATE => {
+                evidence.signatures.push(VerifiedSignature {
+                    origin: v.origin,
+                    signer: v.signer,
+                });
+            }
+            Err((types, f)) if types.iter().any(|t| t == bundle::COSIGN_SIGN_PREDICATE) => {
+                sig_failures.push(bundle::signature_failure(f));
+            }
             Ok((v, st)) => {
                 let kept = summarise_predicate(&st, &mut evidence);
                 match kept {
@@ -309,6 +311,15 @@ pub fn verify(
             }
             Err((types, f)) => failures.push((types, f)),
         }
+    }
+    if evidence.signatures.is_empty() {
+        problems.push(if sig_failures.is_empty() {
+            Problem::Unsigned
+        } else {
+            Problem::SignatureUntrusted {
+                failures: sig_failures,
+            }
+        });
     }
     for required in &req.predicate_types {
         if evidence
@@ -733,6 +744,39 @@ mod tests {
         assert!(
             matches!(&v.problems[..], [Problem::SignatureUntrusted { failures }]
             if matches!(&failures[..], [SignatureFailure::Malformed { .. }])),
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn bundle_sign_statements_are_signatures() {
+        let s = signer(SigningScheme::ECDSA_P256_SHA256_ASN1);
+        let other = signer(SigningScheme::ED25519);
+        let d = digest(1);
+        let sign = |by: &Signer, about: &Digest| Artifacts {
+            signatures: vec![],
+            attestations: vec![attestation(
+                by,
+                about,
+                bundle::COSIGN_SIGN_PREDICATE,
+                serde_json::Value::Null,
+            )],
+        };
+        let v = verify(&d, &sign(&s, &d), &trust(&[&s]), &require(&[]));
+        assert!(v.is_accepted(), "{v:?}");
+        assert_eq!(v.evidence.signatures.len(), 1);
+        assert!(v.evidence.attestations.is_empty());
+
+        let v = verify(&d, &sign(&other, &d), &trust(&[&s]), &require(&[]));
+        assert!(
+            matches!(&v.problems[..], [Problem::SignatureUntrusted { failures }]
+            if matches!(&failures[..], [SignatureFailure::UntrustedSigner { .. }])),
+            "{v:?}"
+        );
+        let v = verify(&d, &sign(&s, &digest(2)), &trust(&[&s]), &require(&[]));
+        assert!(
+            matches!(&v.problems[..], [Problem::SignatureUntrusted { failures }]
+            if matches!(&failures[..], [SignatureFailure::WrongImage { .. }])),
             "{v:?}"
         );
     }

@@ -279,6 +279,39 @@ pub fn attest(reg: &Registry, key: &KeyPair, image: &str, kind: &str, predicate:
         .arg(image));
 }
 
+/// `cosign sign` in the Sigstore bundle format: a bundle v0.3 attached as an OCI 1.1 referrer
+/// (through the referrers tag schema on docker-registry 2.8, which lacks the referrers API).
+pub fn sign_bundle(reg: &Registry, key: &KeyPair, image: &str) {
+    run(cosign(reg)
+        .args([
+            "sign",
+            "--yes",
+            "--new-bundle-format",
+            "--tlog-upload=false",
+            "--allow-insecure-registry",
+            "--key",
+        ])
+        .arg(&key.key)
+        .arg(image));
+}
+
+/// `cosign attest` in the Sigstore bundle format.
+pub fn attest_bundle(reg: &Registry, key: &KeyPair, image: &str, kind: &str, predicate: &Path) {
+    run(cosign(reg)
+        .args([
+            "attest",
+            "--yes",
+            "--new-bundle-format",
+            "--tlog-upload=false",
+            "--allow-insecure-registry",
+            "--key",
+        ])
+        .arg(&key.key)
+        .args(["--type", kind, "--predicate"])
+        .arg(predicate)
+        .arg(image));
+}
+
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("e2e/fixtures")
