@@ -51,7 +51,7 @@ pub enum Command {
     /// ready for `kubectl apply -f -`.
     Crds,
     /// Verify an image's signature and attestations (SBOM, provenance, vulnerabilities) from its
-    /// registry, the same checks the controller runs; for CI.
+    /// registry, the checks the controller is built to run; for CI.
     Verify(verify::VerifyArgs),
     /// Verify a Sigstore bundle for a local file, offline, against a trusted_root.json and a
     /// keyless identity (Fulcio certificate subject and OIDC issuer).
