@@ -86,7 +86,7 @@ fn good_image_is_accepted_with_its_evidence_summarised() {
     assert_eq!(ev.signatures.len(), 1);
     assert_eq!(ev.attestations.len(), 3);
     let sbom = ev.sbom.as_ref().unwrap();
-    assert_eq!(sbom.components, 13);
+    assert_eq!(sbom.components, 64);
     assert!(sbom.licenses.contains(&"MIT".to_owned()));
     let prov = ev.provenance.as_ref().unwrap();
     assert!(prov.builder_id.contains("slsa-github-generator"));
@@ -97,7 +97,7 @@ fn good_image_is_accepted_with_its_evidence_summarised() {
     let vulns = ev.vulnerabilities.as_ref().unwrap();
     assert_eq!((vulns.counts.critical, vulns.counts.medium), (0, 4));
     let summary = ev.summary();
-    assert_eq!(summary.sbom_components, Some(13));
+    assert_eq!(summary.sbom_components, Some(64));
     assert!(summary.signers[0].starts_with("key cosign.pub (sha256:"));
     // By digest, with a tag too: the digest wins.
     let pinned = format!("{}/team/app:whatever@{}", reg.host, ev.digest);
@@ -472,12 +472,12 @@ fn cli_accepts_good_and_rejects_bad_with_reason() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("ACCEPTED sha256:"), "{stdout}");
-    assert!(stdout.contains("CycloneDX 1.5: 13 components"), "{stdout}");
+    assert!(stdout.contains("CycloneDX 1.6: 64 components"), "{stdout}");
     assert!(stdout.contains("4 medium"), "{stdout}");
     let out = cli(&good, &["--output", "json"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["accepted"], true);
-    assert_eq!(json["summary"]["sbomComponents"], 13);
+    assert_eq!(json["summary"]["sbomComponents"], 64);
     let out = cli(&bad, &[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
@@ -755,7 +755,7 @@ fn bundle_format_image_is_accepted() {
         ev.signatures
     );
     assert_eq!(ev.attestations.len(), 3);
-    assert_eq!(ev.sbom.as_ref().unwrap().components, 13);
+    assert_eq!(ev.sbom.as_ref().unwrap().components, 64);
     assert!(ev.provenance.is_some());
     assert_eq!(ev.vulnerabilities.as_ref().unwrap().counts.medium, 4);
 }

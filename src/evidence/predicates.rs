@@ -97,7 +97,10 @@ pub fn parse_sbom(doc: &Value) -> Result<SbomSummary, PredicateError> {
         // Components nest; walk them without recursion so deep input cannot overflow the stack.
         while let Some(c) = stack.pop() {
             components = components.saturating_add(1);
-            if let Some(Value::Array(ls)) = c.get("licenses") {
+            // Declared licences, and (CycloneDX 1.5+) licences a tool detected as evidence.
+            let declared = c.get("licenses").and_then(Value::as_array);
+            let detected = c.pointer("/evidence/licenses").and_then(Value::as_array);
+            for ls in declared.into_iter().chain(detected) {
                 for l in ls {
                     let name = l
                         .get("expression")
