@@ -272,28 +272,13 @@ fn validity(v: Option<&RawValidity>) -> Result<Validity, String> {
     Ok(Validity { start, end })
 }
 
-/// Parses `YYYY-MM-DDTHH:MM:SS[.fraction]Z` (the protobuf JSON form of a Timestamp) to Unix
-/// seconds. Fractions are dropped: validity windows are compared at second precision.
+/// Parses an RFC 3339 time with an offset (`YYYY-MM-DDTHH:MM:SS[.fraction]Z`, the protobuf JSON
+/// form of a Timestamp) to Unix seconds, with jiff (already in the tree through k8s-openapi).
+/// Fractions are dropped: validity windows are compared at second precision.
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
-    let s = s.strip_suffix('Z')?;
-    let (date, time) = s.split_once('T')?;
-    let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
-    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
-    let time = time.split('.').next()?;
-    let mut t = time.splitn(3, ':').map(|p| p.parse::<i64>().ok());
-    let (hh, mm, ss) = (t.next()??, t.next()??, t.next()??);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || hh > 23 || mm > 59 || ss > 60 {
-        return None;
-    }
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
+    s.parse::<k8s_openapi::jiff::Timestamp>()
+        .ok()
+        .map(|t| t.as_second())
 }
 
 #[cfg(test)]
