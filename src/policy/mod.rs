@@ -15,7 +15,8 @@ pub mod testing;
 
 pub use bundle::{Bundle, BundleError};
 pub use engine::{
-    ADMISSION_QUERY, EvalError, LoadError, PolicyEngine, PolicyInput, RELEASE_QUERY, Verdict,
+    ADMISSION_QUERY, ENTRY_POINTS, EvalError, Evaluator, LoadError, PolicyEngine, PolicyInput,
+    RELEASE_QUERY, Verdict,
 };
 pub use reload::{PolicyHolder, Reload};
 pub use testing::{TestReport, TestResult, run_tests};
