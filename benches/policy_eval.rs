@@ -1,11 +1,18 @@
 //! Evaluations per second of the admission policy, in-process with regorus, on a realistic input
 //! (`policies/examples/admit_deployment`: a Deployment with four containers, each image with its
 //! release evidence). `e2e/bench/policy-vs-opa.sh` runs this next to `opa bench` on the same
-//! bundle and input and prints the ratio. `POLICY_BENCH_DIR` points it at another bundle (e.g.
-//! the rules without their tests and examples).
+//! bundle and input, round after round, and prints the ratio. `POLICY_BENCH_DIR` points it at
+//! another bundle (e.g. the rules without their tests and examples).
+//!
+//! - `regorus_vm_admission_decision`: the gate's path (`PolicyEngine::verdict`: the entry point
+//!   compiled for regorus' VM, the input already converted);
+//! - `regorus_vm_admission_decision_with_input_conversion`: the same, converting the JSON input
+//!   first, as the webhook does once per request;
+//! - `regorus_interpreter_admission_decision`: regorus' interpreter on the same rule, for
+//!   comparison.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use release_gate::policy::{ADMISSION_QUERY, Bundle, PolicyEngine, PolicyInput};
+use release_gate::policy::{ADMISSION_QUERY, Bundle, Evaluator, PolicyEngine, PolicyInput};
 use std::hint::black_box;
 use std::path::Path;
 
@@ -16,6 +23,7 @@ fn admission(c: &mut Criterion) {
         .unwrap_or_else(|_| root.join("policies"));
     let bundle = Bundle::from_dir(&dir).expect("policies/ bundle");
     let policy = PolicyEngine::load(&bundle, None).expect("policies/ compiles");
+    assert_eq!(policy.evaluator(ADMISSION_QUERY), Evaluator::Vm);
     let raw = std::fs::read(root.join("policies/examples/admit_deployment/input.json"))
         .expect("example input");
     let json: serde_json::Value = serde_json::from_slice(&raw).expect("example is JSON");
@@ -26,16 +34,17 @@ fn admission(c: &mut Criterion) {
         "the benchmark input must be admitted: {verdict:?}"
     );
 
-    // The webhook's path: the input is already parsed; evaluate the decision.
-    c.bench_function("regorus_admission_decision", |b| {
+    c.bench_function("regorus_vm_admission_decision", |b| {
         b.iter(|| black_box(policy.verdict(ADMISSION_QUERY, black_box(&input))))
     });
-    // Including the JSON-to-Rego value conversion of the input.
-    c.bench_function("regorus_admission_decision_with_input_conversion", |b| {
+    c.bench_function("regorus_vm_admission_decision_with_input_conversion", |b| {
         b.iter(|| {
             let input = PolicyInput::from_json(black_box(json.clone()));
             black_box(policy.verdict(ADMISSION_QUERY, &input))
         })
+    });
+    c.bench_function("regorus_interpreter_admission_decision", |b| {
+        b.iter(|| black_box(policy.interpret_rule(ADMISSION_QUERY, black_box(&input))))
     });
 }
 
