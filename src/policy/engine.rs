@@ -353,8 +353,12 @@ impl PolicyEngine {
     }
 
     /// Evaluates any Rego query (e.g. `data.x.y with time.now_ns as 0`) and returns the value
-    /// of its last expression in each result, like `opa eval --format=values`.
+    /// of its last expression in each result, like `opa eval --format=values`. A query that is
+    /// exactly a compiled entry point runs on the VM, as the gate runs it.
     pub fn eval_query(&self, query: &str, input: &PolicyInput) -> Result<Vec<Json>, EvalError> {
+        if self.programs.contains_key(query.trim()) {
+            return Ok(self.eval_rule(query.trim(), input)?.into_iter().collect());
+        }
         let mut engine = self.engine.clone();
         engine.set_input(input.0.clone());
         let results = engine
