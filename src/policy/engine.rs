@@ -472,3 +472,24 @@ fn data_file(file: &str, path: &str, content: &[u8]) -> Result<Option<Json>, Loa
     }
     Ok(Some(doc))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The webhook shares one policy across its worker threads and moves inputs between them.
+    #[test]
+    fn policy_and_input_are_shared_across_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<PolicyEngine>();
+        shareable::<PolicyInput>();
+    }
+
+    #[test]
+    fn digests_are_checked_for_shape() {
+        assert!(valid_digest(&format!("sha256:{}", "a".repeat(64))));
+        assert!(!valid_digest(&format!("sha256:{}", "A".repeat(64))));
+        assert!(!valid_digest(&format!("sha512:{}", "a".repeat(64))));
+        assert!(!valid_digest("sha256:abc"));
+    }
+}
