@@ -488,6 +488,39 @@ fn cli_accepts_good_and_rejects_bad_with_reason() {
         ),
         "{stdout}"
     );
+    // Without --require the CLI asks for what a HardenedRelease asks for by default; `none`
+    // checks the signature only.
+    let bare = |image: &str, extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_release-gate"))
+            .args(["verify", image, "--key"])
+            .arg(&key.public)
+            .args(["--insecure-registry", &reg.host])
+            .args(extra)
+            .env_remove("RELEASE_GATE_VERIFY_REQUIRE")
+            .output()
+            .unwrap()
+    };
+    assert_eq!(bare(&good, &[]).status.code(), Some(0));
+    let out = bare(&bad, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    for missing in [
+        "https://cyclonedx.org/bom",
+        "https://slsa.dev/provenance/v0.2",
+        "https://cosign.sigstore.dev/attestation/vuln/v1",
+    ] {
+        assert!(
+            stdout.contains(&format!("required attestation {missing} is missing")),
+            "{missing}: {stdout}"
+        );
+    }
+    let out = bare(&bad, &["--require", "none"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     // A registry that is not there: exit 3 with the URL.
     let out = Command::new(env!("CARGO_BIN_EXE_release-gate"))
         .args(["verify", "127.0.0.1:1/nothing:v1", "--key"])

@@ -78,10 +78,12 @@ impl Default for EvidenceRequirements {
     }
 }
 
+/// The attestations a release needs unless its spec (or `verify --require`) says otherwise: a
+/// CycloneDX SBOM, SLSA provenance and a vulnerability report.
+pub const DEFAULT_REQUIRED_PREDICATES: [&str; 3] = ["cyclonedx", "slsaprovenance", "vuln"];
+
 fn default_required_predicates() -> Vec<String> {
-    ["cyclonedx", "slsaprovenance", "vuln"]
-        .map(String::from)
-        .to_vec()
+    DEFAULT_REQUIRED_PREDICATES.map(String::from).to_vec()
 }
 
 /// Per-severity ceilings on the findings of the vulnerability report. Absent means unlimited,

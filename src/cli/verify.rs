@@ -34,8 +34,9 @@ pub struct VerifyArgs {
     pub policy: Option<PathBuf>,
 
     /// Attestations that must be present, by cosign short name (`cyclonedx`, `spdxjson`,
-    /// `slsaprovenance`, `slsaprovenance1`, `vuln`) or predicate type URI. Default: none, only
-    /// the signature.
+    /// `slsaprovenance`, `slsaprovenance1`, `vuln`) or predicate type URI. Default, as for a
+    /// HardenedRelease: cyclonedx,slsaprovenance,vuln (unless the --policy file names some);
+    /// `none` checks the signature only.
     #[arg(long, env = "RELEASE_GATE_VERIFY_REQUIRE", value_delimiter = ',')]
     pub require: Vec<String>,
 
@@ -216,9 +217,7 @@ fn setup(args: &VerifyArgs) -> Result<(Verifier, Requirements), String> {
     if max_medium.is_some() {
         budget.medium = *max_medium;
     }
-    let mut names = file.require;
-    names.extend(require.iter().cloned());
-    let req = Requirements::new(&names, budget);
+    let req = Requirements::new(&required_names(file.require, require)?, budget);
     let credentials = match registry_config {
         Some(p) => parse_docker_config(&read(p, "registry config")?).map_err(|e| e.to_string())?,
         None => Default::default(),
@@ -235,6 +234,36 @@ fn setup(args: &VerifyArgs) -> Result<(Verifier, Requirements), String> {
     };
     let verifier = Verifier::new(registry, trust).map_err(|e| e.to_string())?;
     Ok((verifier, req))
+}
+
+/// The attestations to require: those the policy file and `--require` name, the
+/// HardenedRelease default when neither names any, nothing for `none`.
+fn required_names(from_file: Vec<String>, from_flags: &[String]) -> Result<Vec<String>, String> {
+    let mut names: Vec<String> = from_file
+        .into_iter()
+        .chain(from_flags.iter().cloned())
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .collect();
+    if names.iter().any(|n| n == "none") {
+        if names.len() > 1 {
+            return Err(format!(
+                "--require none (signature only) cannot be combined with other attestations ({}); drop one or the other",
+                names
+                    .iter()
+                    .filter(|n| *n != "none")
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        names.clear();
+    } else if names.is_empty() {
+        names = crate::api::DEFAULT_REQUIRED_PREDICATES
+            .map(String::from)
+            .to_vec();
+    }
+    Ok(names)
 }
 
 #[derive(serde::Serialize)]
@@ -355,4 +384,43 @@ pub fn render_human(r: &Report) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::required_names;
+
+    fn names(file: &[&str], flags: &[&str]) -> Result<Vec<String>, String> {
+        required_names(
+            file.iter().map(|s| s.to_string()).collect(),
+            &flags.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        )
+    }
+
+    #[test]
+    fn require_defaults_to_what_a_hardened_release_requires() {
+        assert_eq!(
+            names(&[], &[]).unwrap(),
+            ["cyclonedx", "slsaprovenance", "vuln"]
+        );
+        assert_eq!(
+            names(&[], &[]).unwrap(),
+            crate::api::EvidenceRequirements::default().require
+        );
+        assert_eq!(names(&[], &[" "]).unwrap(), names(&[], &[]).unwrap());
+    }
+
+    #[test]
+    fn require_names_replace_the_default_and_none_means_signature_only() {
+        assert_eq!(
+            names(&["spdxjson"], &["vuln"]).unwrap(),
+            ["spdxjson", "vuln"]
+        );
+        assert_eq!(names(&[], &["none"]).unwrap(), Vec::<String>::new());
+        let err = names(&["vuln"], &["none"]).unwrap_err();
+        assert!(
+            err.contains("cannot be combined") && err.contains("vuln"),
+            "{err}"
+        );
+    }
 }
