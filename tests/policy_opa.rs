@@ -4,7 +4,7 @@
 
 mod policy_support;
 
-use policy_support::{example_inputs, pair_variations, variations};
+use policy_support::{assert_all_agree, example_inputs, pair_variations, variations};
 use release_gate::policy::{
     ADMISSION_QUERY, Bundle, Evaluator, PolicyEngine, PolicyInput, RELEASE_QUERY, run_tests,
 };
@@ -241,15 +241,5 @@ fn vm_and_opa_agree_on_examples_and_their_variations() {
             compared += 1;
         }
     }
-    assert!(
-        differing.is_empty(),
-        "{} of {compared} differ:\n{}",
-        differing.len(),
-        differing.join("\n")
-    );
-    assert!(compared > 500, "only {compared} cases");
-    assert!(
-        verdicts.contains("true") && verdicts.contains("false"),
-        "{verdicts:?}"
-    );
+    assert_all_agree(&differing, compared, 500, &verdicts);
 }

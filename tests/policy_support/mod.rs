@@ -3,6 +3,7 @@
 //! nobody wrote by hand.
 #![allow(dead_code)]
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 /// Every example's raw input, by name.
@@ -139,4 +140,26 @@ pub fn pair_variations(
         out.push((what.join(", "), v));
     }
     out
+}
+
+/// Fails listing every case in `differing`, unless none differ; also fails when fewer than
+/// `min_cases` were compared or the cases did not reach both verdicts (`allowed` true and
+/// false), since then the comparison proves little.
+pub fn assert_all_agree(
+    differing: &[String],
+    compared: usize,
+    min_cases: usize,
+    verdicts: &BTreeSet<String>,
+) {
+    assert!(
+        differing.is_empty(),
+        "{} of {compared} differ:\n{}",
+        differing.len(),
+        differing.join("\n")
+    );
+    assert!(compared >= min_cases, "only {compared} cases");
+    assert!(
+        verdicts.contains("true") && verdicts.contains("false"),
+        "{verdicts:?}"
+    );
 }
