@@ -486,3 +486,19 @@ fn an_entry_point_the_vm_cannot_compile_runs_on_the_interpreter() {
         .expect("the interpreter decides");
     assert!(v.allowed, "{v:?}");
 }
+
+/// `policy test` gives each test its own budget (5 s, as `opa test` does), not the budget the
+/// policy was loaded with for admissions: under a limit that stops an admission decision, the
+/// bundle's tests still pass.
+#[test]
+fn tests_get_their_own_time_budget() {
+    let policy = load(&policies())
+        .expect("loads")
+        .with_time_limit(std::time::Duration::from_nanos(1));
+    let err = policy
+        .verdict(ADMISSION_QUERY, &example("admit_deployment"))
+        .expect_err("1 ns is too short for an admission");
+    assert!(err.to_string().contains("time limit"), "{err}");
+    let report = run_tests(&policy);
+    assert!(report.passed(), "{}", report.render(false));
+}

@@ -112,9 +112,15 @@ struct Found {
     row: u32,
 }
 
-/// Runs every `test_*` rule of the bundle. A rule passes when it is defined and not `false`.
+/// How long one test may run before it is an error, as `opa test --timeout` defaults to.
+pub const TEST_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Runs every `test_*` rule of the bundle. A rule passes when it is defined and not `false`;
+/// one that runs over [`TEST_TIME_LIMIT`] is an error.
 pub fn run_tests(policy: &PolicyEngine) -> TestReport {
     let mut results = Vec::new();
+    let policy = policy.clone().with_time_limit(TEST_TIME_LIMIT);
+    let policy = &policy;
     for test in discover(policy) {
         let started = Instant::now();
         let (verdict, error) = if test.name.starts_with("todo_") {
