@@ -308,18 +308,22 @@ impl PolicyEngine {
     pub fn eval_rule(&self, path: &str, input: &PolicyInput) -> Result<Option<Json>, EvalError> {
         let value = match self.programs.get(path) {
             Some(program) => self.run_vm(path, program, input),
-            None => self.interpret_rule(path, input),
+            None => self.interpret(path, input),
         }?;
         to_json(path, value)
     }
 
-    /// Evaluates the rule at `path` with the interpreter, whatever [`Self::evaluator`] says; the
-    /// parity tests compare it with the VM.
+    /// [`Self::eval_rule`] on the interpreter, whatever [`Self::evaluator`] says; the parity
+    /// tests, the fuzz target and the benchmark compare it with the VM.
     pub fn interpret_rule(
         &self,
         path: &str,
         input: &PolicyInput,
-    ) -> Result<regorus::Value, EvalError> {
+    ) -> Result<Option<Json>, EvalError> {
+        to_json(path, self.interpret(path, input)?)
+    }
+
+    fn interpret(&self, path: &str, input: &PolicyInput) -> Result<regorus::Value, EvalError> {
         let mut engine = self.engine.clone();
         engine.set_input(input.0.clone());
         engine
