@@ -7,11 +7,8 @@
 # Ctrl-C stops the operator and the local control plane.
 set -euo pipefail
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$root"
-CACHE=${RELEASE_GATE_CACHE:-$HOME/.cache/release-gate}
-export RELEASE_GATE_CACHE=$CACHE
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target}
+# shellcheck source=e2e/env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
 say() { printf '[run] %s\n' "$*" >&2; }
 

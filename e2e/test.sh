@@ -8,12 +8,8 @@
 # path printed) when something failed.
 set -euo pipefail
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$root"
-CACHE=${RELEASE_GATE_CACHE:-$HOME/.cache/release-gate}
-export RELEASE_GATE_CACHE=$CACHE
-# Cargo output lives outside the repository so a fresh clone (CI) reuses the warm build.
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target}
+# shellcheck source=e2e/env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 
 step() { printf '\n==> %s\n' "$*" >&2; }

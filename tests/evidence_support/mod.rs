@@ -4,6 +4,9 @@
 
 #![allow(dead_code)]
 
+#[path = "../common/unique.rs"]
+mod unique;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -163,7 +166,7 @@ impl Registry {
     pub fn push_image(&self, repo: &str, tag: &str) -> String {
         let work = self.path(&format!("img-{repo}-{tag}").replace('/', "_"));
         std::fs::create_dir_all(&work).unwrap();
-        let nonce: u128 = rand_u128();
+        let nonce = unique::unique_u64();
         std::fs::write(
             work.join("hello.txt"),
             format!("release-gate test image {nonce}\n"),
@@ -185,18 +188,6 @@ impl Registry {
         let digest = run(self.crane().args(["digest", "--insecure", &reference]));
         format!("{}/{repo}@{}", self.host, digest.trim())
     }
-}
-
-fn rand_u128() -> u128 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos(),
-    );
-    (u128::from(h.finish()) << 64) | u128::from(std::process::id())
 }
 
 /// A cosign key pair made by `cosign generate-key-pair`.

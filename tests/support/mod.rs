@@ -2,6 +2,9 @@
 //! KUBECONFIG, CRD installation, a temporary namespace per test, polling, kubectl.
 #![allow(dead_code)]
 
+#[path = "../common/unique.rs"]
+mod unique;
+
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
@@ -62,7 +65,7 @@ pub struct TestNamespace {
 
 impl TestNamespace {
     pub async fn new(client: &Client, prefix: &str) -> Self {
-        let name = format!("e2e-{prefix}-{:x}", rand_suffix());
+        let name = format!("e2e-{prefix}-{:x}", unique::unique_u64() & 0xffff_ffff);
         let ns: Namespace = serde_json::from_value(serde_json::json!({
             "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}
         }))
@@ -89,18 +92,6 @@ impl Drop for TestNamespace {
             });
         }
     }
-}
-
-fn rand_suffix() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos(),
-    );
-    h.finish() & 0xffff_ffff
 }
 
 /// Polls `f` every 250 ms until it yields `Some`, or `None` after `timeout`.
