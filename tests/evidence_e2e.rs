@@ -45,26 +45,6 @@ fn verify(reg: &Registry, key: &KeyPair, image: &str, require: &[&str]) -> Repor
         .unwrap_or_else(|e| panic!("verify {image}: {e}"))
 }
 
-/// Signs and attests `image` with all three attestations.
-fn sign_and_attest(reg: &Registry, key: &KeyPair, image: &str, vuln_report: &str) {
-    sign(reg, key, image);
-    attest(reg, key, image, "cyclonedx", &fixture("sbom.cdx.json"));
-    attest(
-        reg,
-        key,
-        image,
-        "slsaprovenance",
-        &fixture("slsa-provenance-v02.json"),
-    );
-    attest(
-        reg,
-        key,
-        image,
-        "vuln",
-        &cosign_vuln_predicate(reg, vuln_report),
-    );
-}
-
 fn only_problem(r: &Report) -> &Problem {
     assert_eq!(r.verdict.problems.len(), 1, "{:#?}", r.verdict.problems);
     &r.verdict.problems[0]

@@ -303,6 +303,27 @@ pub fn attest_bundle(reg: &Registry, key: &KeyPair, image: &str, kind: &str, pre
         .arg(image));
 }
 
+/// Signs `image` and attests it with all three attestations (CycloneDX SBOM, SLSA v0.2
+/// provenance, the vulnerability report fixture `vuln_report` as a cosign vuln predicate).
+pub fn sign_and_attest(reg: &Registry, key: &KeyPair, image: &str, vuln_report: &str) {
+    sign(reg, key, image);
+    attest(reg, key, image, "cyclonedx", &fixture("sbom.cdx.json"));
+    attest(
+        reg,
+        key,
+        image,
+        "slsaprovenance",
+        &fixture("slsa-provenance-v02.json"),
+    );
+    attest(
+        reg,
+        key,
+        image,
+        "vuln",
+        &cosign_vuln_predicate(reg, vuln_report),
+    );
+}
+
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("e2e/fixtures")
