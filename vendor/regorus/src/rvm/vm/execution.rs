@@ -713,7 +713,7 @@ impl RegoVM {
         // They represent engine-level constraints, not rule-level failures.
         // Returning Ok(false) causes the caller to clear execution_stack and
         // propagate the error, terminating the evaluation entirely.
-        if RegoVM::is_fatal_vm_error(&err) {
+        if self.is_fatal_error(&err) {
             return Ok(false);
         }
 

@@ -31,6 +31,31 @@ impl RegoVM {
         )
     }
 
+    /// Whether `err` ends the evaluation instead of failing one rule body: resource limits
+    /// always, and with strict builtin errors also the errors of builtins and arithmetic.
+    /// (release-gate: without this, a builtin error inside a partial `deny` rule made the rule
+    /// silently undefined even in strict mode, so a policy written as "allow unless denied"
+    /// admitted. OPA's strict mode fails the whole query.)
+    pub(super) fn is_fatal_error(&self, err: &VmError) -> bool {
+        Self::is_fatal_vm_error(err) || (self.strict_builtin_errors && Self::is_builtin_error(err))
+    }
+
+    /// Errors raised by builtins (converted from their `anyhow` errors) and by arithmetic on
+    /// operands of the wrong type. `#undefined:` errors (mixed-type comparisons, logical
+    /// operators on non-booleans) stay rule failures: OPA does not error on those either.
+    fn is_builtin_error(err: &VmError) -> bool {
+        match err {
+            VmError::ArithmeticError { message, .. } => !message.starts_with("#undefined"),
+            VmError::InvalidAddition { .. }
+            | VmError::InvalidSubtraction { .. }
+            | VmError::InvalidMultiplication { .. }
+            | VmError::InvalidDivision { .. }
+            | VmError::ModuloOnFloat { .. }
+            | VmError::InvalidModulo { .. } => true,
+            _ => false,
+        }
+    }
+
     /// Restore VM state that was swapped out for rule execution.
     /// Must be called before returning an error from `execute_rule_definitions_common`
     /// to avoid leaving the VM in an inconsistent state.
@@ -111,7 +136,7 @@ impl RegoVM {
                 {
                     match self.jump_to(destructuring_entry_point) {
                         Ok(_result) => {}
-                        Err(e) if Self::is_fatal_vm_error(&e) => {
+                        Err(e) if self.is_fatal_error(&e) => {
                             self.restore_rule_state(
                                 &mut previous_loop_stack,
                                 &mut previous_comprehension_stack,
@@ -173,7 +198,7 @@ impl RegoVM {
                             break;
                         }
                     }
-                    Err(e) if Self::is_fatal_vm_error(&e) => {
+                    Err(e) if self.is_fatal_error(&e) => {
                         self.restore_rule_state(
                             &mut previous_loop_stack,
                             &mut previous_comprehension_stack,
