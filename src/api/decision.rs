@@ -87,6 +87,10 @@ pub struct DecisionScope {
     /// Vulnerability ids (CVE-…, GHSA-…) an override accepts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub vulnerabilities: Vec<String>,
+    /// Workloads (same namespace) an Approval covers, as `Kind/name`, e.g.
+    /// `Deployment/payments-api`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workloads: Vec<String>,
     /// Names of CanaryDrills (same namespace) the decision belongs to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub drills: Vec<String>,

@@ -13,7 +13,15 @@
 //!
 //! **ConfigMap layout.** ConfigMap keys cannot contain `/`, so a file at `a/b/c.json` is stored
 //! under the key `a__b__c.json` (every `__` in a key is a directory separator). A ConfigMap
-//! mounted as a volume (a directory holding the kubelet's `..data` link) is read the same way.
+//! mounted as a volume (a directory holding the kubelet's `..data` link) is read the same way,
+//! through `..data` resolved once: the kubelet swaps that link atomically, so resolving it once
+//! reads one consistent generation, never half of the old bundle and half of the new.
+//!
+//! **Links.** Symbolic links are followed; one that dangles, or that leads back into a
+//! directory being read (a loop), is an error naming it, never a file silently skipped.
+//!
+//! **What the gate compiles.** Every file counts for the digest, but the gate compiles only
+//! policy and data ([`is_policy_file`]): tests and examples are for the `test_*` runner.
 
 use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
@@ -48,6 +56,14 @@ pub enum BundleError {
     },
     #[error("policy bundle file {path} has a name that is not UTF-8; rename it")]
     NonUtf8Name { path: PathBuf },
+    #[error(
+        "policy bundle link {path} dangles (its target does not exist); remove it or restore the target"
+    )]
+    DanglingLink { path: PathBuf },
+    #[error(
+        "policy bundle link {path} leads back into {target}, a directory already being read (a link loop); remove the link"
+    )]
+    LinkLoop { path: PathBuf, target: PathBuf },
     #[error(
         "policy bundle {origin} holds no .rego file; point at the bundle's root directory (the one with {MANIFEST})"
     )]
@@ -101,19 +117,26 @@ impl Bundle {
     pub fn from_dir(dir: &Path) -> Result<Self, BundleError> {
         let origin = dir.display().to_string();
         let origin = origin.trim_end_matches('/').to_string();
-        if dir.join("..data").exists() {
+        let data_link = dir.join("..data");
+        if data_link.symlink_metadata().is_ok() {
+            // Resolve the generation once and read only from it (see the module docs).
+            let generation = canonical(&data_link)?;
             let mut data = BTreeMap::new();
-            for entry in read_dir(dir)? {
+            for entry in read_dir(&generation)? {
                 let (name, path) = entry?;
-                if name.starts_with("..") || !path.is_file() {
+                if name.starts_with("..") {
                     continue;
                 }
-                data.insert(name, read_file(&path)?);
+                let meta = std::fs::metadata(&path).map_err(|source| link_error(&path, source))?;
+                if meta.is_file() {
+                    data.insert(name, read_file(&path)?);
+                }
             }
             return Self::from_config_map_data(origin, &data);
         }
         let mut files = BTreeMap::new();
-        walk(dir, "", &mut files)?;
+        let mut open = vec![canonical(dir)?];
+        walk(dir, "", &mut files, &mut open)?;
         Self::from_files(origin, files)
     }
 
@@ -224,10 +247,49 @@ fn read_file(path: &Path) -> Result<Vec<u8>, BundleError> {
     })
 }
 
+/// True for the files the gate compiles: Rego that is not a test, and data outside the
+/// directories that hold tests, examples and fixtures. Every file still counts for the digest.
+pub fn is_policy_file(path: &str) -> bool {
+    const NOT_POLICY_DIRS: [&str; 4] = ["examples", "fixtures", "testdata", "tests"];
+    let name = path.rsplit('/').next().unwrap_or(path);
+    if name.ends_with("_test.rego") {
+        return false;
+    }
+    !path
+        .split('/')
+        .rev()
+        .skip(1)
+        .any(|dir| NOT_POLICY_DIRS.contains(&dir))
+}
+
+fn canonical(path: &Path) -> Result<PathBuf, BundleError> {
+    std::fs::canonicalize(path).map_err(|source| link_error(path, source))
+}
+
+/// A path that cannot be resolved: a dangling link, or a plain read error.
+fn link_error(path: &Path, source: std::io::Error) -> BundleError {
+    let is_link = path
+        .symlink_metadata()
+        .is_ok_and(|m| m.file_type().is_symlink());
+    if is_link && source.kind() == std::io::ErrorKind::NotFound {
+        BundleError::DanglingLink {
+            path: path.to_path_buf(),
+        }
+    } else {
+        BundleError::ReadFile {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// Reads the files under `dir`; `open` holds the canonical paths of the directories being
+/// read, so a link back into one of them is reported instead of followed forever.
 fn walk(
     dir: &Path,
     prefix: &str,
     files: &mut BTreeMap<String, Vec<u8>>,
+    open: &mut Vec<PathBuf>,
 ) -> Result<(), BundleError> {
     for entry in read_dir(dir)? {
         let (name, path) = entry?;
@@ -236,9 +298,16 @@ fn walk(
         } else {
             format!("{prefix}/{name}")
         };
-        if path.is_dir() {
-            walk(&path, &rel, files)?;
-        } else if path.is_file() {
+        let meta = std::fs::metadata(&path).map_err(|source| link_error(&path, source))?;
+        if meta.is_dir() {
+            let target = canonical(&path)?;
+            if open.contains(&target) {
+                return Err(BundleError::LinkLoop { path, target });
+            }
+            open.push(target);
+            walk(&path, &rel, files, open)?;
+            open.pop();
+        } else if meta.is_file() {
             if files.len() >= MAX_FILES {
                 return Err(BundleError::TooLarge {
                     origin: dir.display().to_string(),
@@ -332,6 +401,59 @@ mod tests {
                 .contains("test/.manifest is not a valid OPA bundle manifest"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn only_policy_and_data_are_compiled_by_the_gate() {
+        for (path, policy) in [
+            ("admission.rego", true),
+            ("data.json", true),
+            ("lib/x.rego", true),
+            ("admission_test.rego", false),
+            ("examples/admit/input.json", false),
+            ("fixtures/a.json", false),
+            ("sub/testdata/b.yaml", false),
+            ("examples.rego", true),
+        ] {
+            assert_eq!(is_policy_file(path), policy, "{path}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn dangling_links_and_link_loops_are_errors() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("p.rego"), "package p").expect("write");
+        std::os::unix::fs::symlink(dir.path().join("gone.rego"), dir.path().join("q.rego"))
+            .expect("link");
+        let err = Bundle::from_dir(dir.path()).expect_err("dangling");
+        assert!(matches!(err, BundleError::DanglingLink { .. }), "{err}");
+        assert!(err.to_string().contains("q.rego dangles"), "{err}");
+
+        std::fs::remove_file(dir.path().join("q.rego")).expect("rm");
+        std::fs::create_dir(dir.path().join("sub")).expect("mkdir");
+        std::os::unix::fs::symlink(dir.path(), dir.path().join("sub/loop")).expect("link");
+        let err = Bundle::from_dir(dir.path()).expect_err("loop");
+        assert!(matches!(err, BundleError::LinkLoop { .. }), "{err}");
+    }
+
+    /// The kubelet swaps `..data` to a new generation; the files of the old generation, still
+    /// linked from the top level, must not be mixed in.
+    #[cfg(unix)]
+    #[test]
+    fn a_mounted_config_map_is_read_through_one_generation() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let old = dir.path().join("..2026_01_01");
+        let new = dir.path().join("..2026_01_02");
+        for (generation, body) in [(&old, "package p\nv := 1"), (&new, "package p\nv := 2")] {
+            std::fs::create_dir(generation).expect("mkdir");
+            std::fs::write(generation.join("p.rego"), body).expect("write");
+        }
+        std::os::unix::fs::symlink(&new, dir.path().join("..data")).expect("link");
+        // A top-level entry still pointing into the old generation (mid-swap).
+        std::os::unix::fs::symlink(old.join("p.rego"), dir.path().join("p.rego")).expect("link");
+        let b = Bundle::from_dir(dir.path()).expect("bundle");
+        assert_eq!(b.files()["p.rego"], b"package p\nv := 2");
     }
 
     #[test]

@@ -39,8 +39,13 @@ pub const ADMISSION_QUERY: &str = "data.releasegate.admission.decision";
 /// The release entry point the controller evaluates for the PolicyApproved condition.
 pub const RELEASE_QUERY: &str = "data.releasegate.release.decision";
 
-/// The entry points compiled to VM bytecode at load time.
-pub const ENTRY_POINTS: [&str; 2] = [ADMISSION_QUERY, RELEASE_QUERY];
+/// The data-minimisation selector (`input.request.{purpose, fields}`), for consumers that ask
+/// whether a purpose may read a set of fields.
+pub const MINIMIZATION_QUERY: &str = "data.releasegate.minimization.decision";
+
+/// The entry points compiled to VM bytecode at load time. They are evaluated with strict
+/// builtin errors: a builtin that fails aborts the evaluation and the caller denies.
+pub const ENTRY_POINTS: [&str; 3] = [ADMISSION_QUERY, RELEASE_QUERY, MINIMIZATION_QUERY];
 
 /// The wall-clock budget of one evaluation unless [`PolicyEngine::with_time_limit`] sets
 /// another. The admission decision takes about a millisecond; a policy that runs for a second
@@ -84,6 +89,14 @@ pub enum LoadError {
     },
     #[error("data file {file} conflicts with data already loaded: {message}")]
     DataConflict { file: String, message: String },
+    #[error(
+        "policy bundle {origin}: data.{path} is defined both by Rego rules (package {package}) and by a data file; move the data out of the package's path"
+    )]
+    RuleDataConflict {
+        origin: String,
+        path: String,
+        package: String,
+    },
     #[error("policy bundle {origin} does not compile: {message}")]
     Compile { origin: String, message: String },
 }
@@ -107,6 +120,19 @@ pub enum EvalError {
     NotLoaded { reason: String },
 }
 
+impl EvalError {
+    /// A short, stable label for metrics (`releasegate_policy_failures_total{reason}`).
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Self::Eval { message, .. } if message.contains("time limit") => "timeout",
+            Self::Eval { .. } => "error",
+            Self::Undefined { .. } => "undefined",
+            Self::Shape { .. } => "shape",
+            Self::NotLoaded { .. } => "not_loaded",
+        }
+    }
+}
+
 /// A policy input converted once into the evaluator's value type; cloning it is cheap.
 #[derive(Debug, Clone)]
 pub struct PolicyInput(regorus::Value);
@@ -123,6 +149,30 @@ impl PolicyInput {
 pub struct Verdict {
     pub allowed: bool,
     pub reasons: Vec<String>,
+    /// The override Decisions a release runs under ([`RELEASE_QUERY`] only; empty otherwise).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<String>,
+}
+
+impl Verdict {
+    /// A denial with one reason (an evaluation that failed, a policy that is not loaded, ...).
+    pub fn deny(reason: impl Into<String>) -> Self {
+        Self {
+            allowed: false,
+            reasons: vec![reason.into()],
+            overrides: Vec::new(),
+        }
+    }
+}
+
+/// Which files of a bundle an engine compiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Files {
+    /// Policy and data only: no `*_test.rego`, nothing under `examples/`, `fixtures/`,
+    /// `testdata/` or `tests/`. What the gate runs.
+    Policy,
+    /// Everything, for the `test_*` runner (tests read the examples as data).
+    WithTests,
 }
 
 /// How an entry point is evaluated.
@@ -155,7 +205,12 @@ impl PolicyEngine {
     /// Parses and compiles `bundle`, with the gate's [`ENTRY_POINTS`] compiled for the VM. With
     /// `pin`, a bundle whose digest differs is refused before any of its Rego is parsed.
     pub fn load(bundle: &Bundle, pin: Option<&str>) -> Result<Self, LoadError> {
-        Self::load_with_entry_points(bundle, pin, &ENTRY_POINTS)
+        Self::load_files(bundle, pin, &ENTRY_POINTS, Files::Policy)
+    }
+
+    /// Loads every file of the bundle, tests and examples included, for the `test_*` runner.
+    pub fn load_for_tests(bundle: &Bundle) -> Result<Self, LoadError> {
+        Self::load_files(bundle, None, &ENTRY_POINTS, Files::WithTests)
     }
 
     /// [`Self::load`] with other rules compiled for the VM (tools and tests evaluating rules
@@ -164,6 +219,15 @@ impl PolicyEngine {
         bundle: &Bundle,
         pin: Option<&str>,
         entry_points: &[&str],
+    ) -> Result<Self, LoadError> {
+        Self::load_files(bundle, pin, entry_points, Files::WithTests)
+    }
+
+    fn load_files(
+        bundle: &Bundle,
+        pin: Option<&str>,
+        entry_points: &[&str],
+        which: Files,
     ) -> Result<Self, LoadError> {
         let digest = bundle.digest();
         if let Some(pin) = pin {
@@ -186,6 +250,9 @@ impl PolicyEngine {
         engine.set_strict_builtin_errors(false);
         let mut rego_files = Vec::new();
         for (path, content) in bundle.files() {
+            if which == Files::Policy && !super::bundle::is_policy_file(path) {
+                continue;
+            }
             let file = format!("{origin}/{path}");
             if path.ends_with(".rego") {
                 let text = std::str::from_utf8(content)
@@ -214,6 +281,7 @@ impl PolicyEngine {
                 origin: origin.clone(),
                 message: format!("{e:#}"),
             })?;
+        check_rule_data_conflicts(&engine, &origin)?;
         let mut programs = BTreeMap::new();
         let mut interpreted = BTreeMap::new();
         for &path in entry_points {
@@ -325,6 +393,8 @@ impl PolicyEngine {
 
     fn interpret(&self, path: &str, input: &PolicyInput) -> Result<regorus::Value, EvalError> {
         let mut engine = self.engine.clone();
+        // The gate's entry points fail closed on any builtin error, on either evaluator.
+        engine.set_strict_builtin_errors(ENTRY_POINTS.contains(&path));
         engine.set_input(input.0.clone());
         engine
             .eval_rule(path.to_string())
@@ -351,6 +421,7 @@ impl PolicyEngine {
         vm.set_data(self.data.clone()).map_err(|e| eval_error(&e))?;
         vm.set_input(input.0.clone());
         vm.set_max_instructions(MAX_INSTRUCTIONS);
+        vm.set_strict_builtin_errors(true);
         vm.set_execution_timer_config(Some(self.timer_config()));
         vm.execute_entry_point_by_name(path)
             .map_err(|e| eval_error(&e))
@@ -403,11 +474,57 @@ impl PolicyEngine {
             .iter()
             .map(|r| r.as_str().map(str::to_string).ok_or_else(shape))
             .collect::<Result<Vec<_>, _>>()?;
+        let overrides = match value.get("overrides") {
+            None => Vec::new(),
+            Some(list) => list
+                .as_array()
+                .ok_or_else(shape)?
+                .iter()
+                .map(|r| r.as_str().map(str::to_string).ok_or_else(shape))
+                .collect::<Result<Vec<_>, _>>()?,
+        };
         // A policy that says "allowed" while listing reasons is contradictory: deny.
         if allowed && !reasons.is_empty() {
             return Err(shape());
         }
-        Ok(Verdict { allowed, reasons })
+        if !allowed && reasons.is_empty() {
+            return Ok(Verdict::deny(format!(
+                "{path} denied without giving a reason; the policy bundle must say why it denies"
+            )));
+        }
+        Ok(Verdict {
+            allowed,
+            reasons,
+            overrides,
+        })
+    }
+
+    /// Whether this is the bundle a release pins (`spec.policy`): the same digest when it names
+    /// one, and the same `.manifest` revision when it names a version. `Err` says what differs,
+    /// for the release's PolicyApproved condition.
+    pub fn check_release_pin(
+        &self,
+        version: Option<&str>,
+        digest: Option<&str>,
+    ) -> Result<(), String> {
+        if let Some(want) = digest
+            && want != self.digest
+        {
+            return Err(format!(
+                "the release pins policy bundle {want}, but the gate runs {}; pin the running bundle or wait for the platform to roll the pinned one out",
+                self.digest
+            ));
+        }
+        if let Some(want) = version
+            && Some(want) != self.version.as_deref()
+        {
+            return Err(format!(
+                "the release expects policy version {want}, but the gate runs {} ({}); update spec.policy.version",
+                self.version.as_deref().unwrap_or("an unversioned bundle"),
+                self.digest
+            ));
+        }
+        Ok(())
     }
 
     /// The prepared regorus engine, for the test runner.
@@ -419,6 +536,44 @@ impl PolicyEngine {
     pub fn rego_files(&self) -> &[String] {
         &self.rego_files
     }
+}
+
+/// A rule path and a data path may not overlap (OPA refuses such a bundle): data under a
+/// package's path would shadow or be shadowed by its rules depending on the evaluator.
+fn check_rule_data_conflicts(engine: &Engine, origin: &str) -> Result<(), LoadError> {
+    let data = engine.get_data();
+    let packages = engine.get_packages().map_err(|e| LoadError::Compile {
+        origin: origin.into(),
+        message: format!("{e:#}"),
+    })?;
+    for package in packages {
+        let path = package.strip_prefix("data.").unwrap_or(&package);
+        let mut node = &data;
+        let mut found = true;
+        for part in path.split('.') {
+            match node {
+                regorus::Value::Object(map) => match map.get(&regorus::Value::from(part)) {
+                    Some(child) => node = child,
+                    None => {
+                        found = false;
+                        break;
+                    }
+                },
+                _ => {
+                    found = false;
+                    break;
+                }
+            }
+        }
+        if found {
+            return Err(LoadError::RuleDataConflict {
+                origin: origin.into(),
+                path: path.into(),
+                package: package.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// True for `sha256:` followed by 64 lowercase hex digits.

@@ -6,17 +6,22 @@
 //! - [`bundle`]: files, digest and version, before any parsing;
 //! - [`engine`]: the compiled policy and its evaluation;
 //! - [`testing`]: the `test_*` runner;
-//! - [`reload`]: the live policy, hot-reloaded and failing closed.
+//! - [`input`]: the typed inputs the gate sends (the input contract, in Rust);
+//! - [`metrics`]: evaluation and failure counters;
+//! - [`reload`]: the live policy, hot-reloaded, bounded and failing closed.
 
 pub mod bundle;
 pub mod engine;
+pub mod input;
+pub mod metrics;
 pub mod reload;
 pub mod testing;
 
 pub use bundle::{Bundle, BundleError};
 pub use engine::{
-    ADMISSION_QUERY, ENTRY_POINTS, EvalError, Evaluator, LoadError, PolicyEngine, PolicyInput,
-    RELEASE_QUERY, Verdict,
+    ADMISSION_QUERY, ENTRY_POINTS, EvalError, Evaluator, Files, LoadError, MINIMIZATION_QUERY,
+    PolicyEngine, PolicyInput, RELEASE_QUERY, Verdict,
 };
-pub use reload::{PolicyHolder, Reload};
+pub use metrics::PolicyMetrics;
+pub use reload::{Limits, Pin, PolicyHolder, PolicyStatus, Reload};
 pub use testing::{TestReport, TestResult, run_tests};

@@ -1,8 +1,20 @@
-//! The live policy: the bundle a webhook replica evaluates, swapped atomically when the bundle
-//! on disk (a directory or a mounted ConfigMap) changes. Readers take an `Arc` snapshot without
-//! locking. A bundle that fails to load (bad Rego, digest not the pinned one) replaces the live
-//! policy with a failure, so nothing is admitted by a policy that is not the one configured:
-//! the gate fails closed rather than silently keeping an older bundle.
+//! The live policy: the bundle a webhook replica (or the controller) evaluates, swapped
+//! atomically when the bundle on disk (a directory or a mounted ConfigMap) changes. Readers
+//! take an `Arc` snapshot without locking.
+//!
+//! **Pinned.** A bundle loads only when its digest is the pinned one; loading an unpinned
+//! bundle needs [`Pin::Unpinned`], which exists for development and says so loudly in the log.
+//!
+//! **Last good bundle.** When the files change and no longer load (bad Rego, not the pinned
+//! digest), the holder keeps serving the bundle that matched and reports the failed reload (a
+//! log line, `releasegate_policy_reload_failures_total` and [`PolicyHolder::status`]). Before
+//! any bundle has loaded, everything is denied.
+//!
+//! **Fail closed within a deadline.** [`PolicyHolder::decide_within`] runs the evaluation off
+//! the async runtime, at most `concurrency` at a time, and answers by a deadline whatever
+//! happens: an evaluation error, an undefined or malformed decision, a timeout (regorus' own
+//! timer, or a builtin that runs long between its checks) or overload is a denial whose reason
+//! says which.
 //!
 //! Change detection polls the digest: kubelet updates mounted ConfigMaps by swapping a symbolic
 //! link, which file-notification APIs report unreliably, and hashing a few dozen small files
@@ -10,21 +22,52 @@
 
 use super::bundle::Bundle;
 use super::engine::{EvalError, LoadError, PolicyEngine, PolicyInput, Verdict};
+use super::metrics::PolicyMetrics;
 use arc_swap::ArcSwap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+
+/// Which bundle the holder may load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pin {
+    /// Only the bundle with this digest (`sha256:<hex>`, from `release-gate policy digest`).
+    Digest(String),
+    /// Whatever the directory holds. For development only: anyone who can write the directory
+    /// decides what is admitted.
+    Unpinned,
+}
+
+/// How [`PolicyHolder::decide_within`] bounds an evaluation.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// The answer is due by then; past it the request is denied.
+    pub deadline: Duration,
+    /// Evaluations running at once; more wait for a slot until the deadline.
+    pub concurrency: usize,
+}
+
+impl Default for Limits {
+    /// A deadline well inside the webhook's 10 s `timeoutSeconds` (a decision takes about a
+    /// millisecond), and one evaluation per core, since evaluation is pure CPU.
+    fn default() -> Self {
+        Self {
+            deadline: Duration::from_secs(2),
+            concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        }
+    }
+}
 
 /// What the holder currently serves.
-#[derive(Debug)]
-enum State {
-    Loaded(Arc<PolicyEngine>),
-    /// The configured bundle did not load; `digest` is its digest when it could be read, so
-    /// the same broken bundle is not recompiled on every poll.
-    Failed {
-        digest: Option<String>,
-        error: String,
-    },
+#[derive(Debug, Default)]
+struct State {
+    /// The last bundle that loaded (and matched the pin).
+    serving: Option<Arc<PolicyEngine>>,
+    /// The digest of the files last read, so an unchanged directory is not recompiled.
+    seen: Option<String>,
+    /// Why the files last read did not load, if they did not.
+    failure: Option<String>,
 }
 
 /// What [`PolicyHolder::reload_if_changed`] did.
@@ -35,67 +78,174 @@ pub enum Reload {
     Failed { error: String },
 }
 
+/// The holder's state for readiness and logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyStatus {
+    /// Digest and version of the bundle being served, if any.
+    pub serving: Option<(String, Option<String>)>,
+    /// Why the current files did not load (the served bundle, if any, is an older one).
+    pub failure: Option<String>,
+}
+
+impl PolicyStatus {
+    /// Ready when some bundle that matched the pin is being served.
+    pub fn ready(&self) -> bool {
+        self.serving.is_some()
+    }
+}
+
 /// The live, hot-reloadable policy of one process.
 #[derive(Debug)]
 pub struct PolicyHolder {
     dir: PathBuf,
-    pin: Option<String>,
+    pin: Pin,
     state: ArcSwap<State>,
+    limits: Limits,
+    permits: Arc<Semaphore>,
+    metrics: PolicyMetrics,
 }
 
 impl PolicyHolder {
-    /// Loads the bundle at `dir` (pinned to `pin` when given). Never fails: a bundle that does
-    /// not load leaves the holder failed closed, and a later reload may recover it.
-    pub fn new(dir: &Path, pin: Option<String>) -> Self {
+    /// Loads the bundle at `dir`. Never fails: a bundle that does not load leaves the holder
+    /// denying everything, and a later reload may recover it.
+    pub fn new(dir: &Path, pin: Pin) -> Self {
+        Self::with_limits(dir, pin, Limits::default(), PolicyMetrics::default())
+    }
+
+    /// [`Self::new`] with explicit limits and the metrics to count into.
+    pub fn with_limits(dir: &Path, pin: Pin, limits: Limits, metrics: PolicyMetrics) -> Self {
         let holder = Self {
             dir: dir.to_path_buf(),
             pin,
-            state: ArcSwap::from_pointee(State::Failed {
-                digest: None,
-                error: "not loaded yet".into(),
+            state: ArcSwap::from_pointee(State {
+                failure: Some("not loaded yet".into()),
+                ..State::default()
             }),
+            limits,
+            permits: Arc::new(Semaphore::new(limits.concurrency.max(1))),
+            metrics,
         };
         holder.reload_if_changed();
         holder
     }
 
-    /// The compiled policy, or why there is none.
+    /// The compiled policy being served, or why there is none.
     pub fn current(&self) -> Result<Arc<PolicyEngine>, EvalError> {
-        match self.state.load().as_ref() {
-            State::Loaded(policy) => Ok(policy.clone()),
-            State::Failed { error, .. } => Err(EvalError::NotLoaded {
-                reason: error.clone(),
+        let state = self.state.load();
+        match &state.serving {
+            Some(policy) => Ok(policy.clone()),
+            None => Err(EvalError::NotLoaded {
+                reason: state.failure.clone().unwrap_or_default(),
             }),
         }
     }
 
-    /// Evaluates a verdict entry point; any failure (no policy, evaluation error, wrong shape)
-    /// is a denial whose reason says what went wrong.
-    pub fn decide(&self, path: &str, input: &PolicyInput) -> Verdict {
-        match self.current().and_then(|p| p.verdict(path, input)) {
-            Ok(v) => v,
-            Err(e) => Verdict {
-                allowed: false,
-                reasons: vec![e.to_string()],
-            },
+    /// What is served and whether the last reload failed.
+    pub fn status(&self) -> PolicyStatus {
+        let state = self.state.load();
+        PolicyStatus {
+            serving: state
+                .serving
+                .as_ref()
+                .map(|p| (p.digest().to_string(), p.version().map(str::to_string))),
+            failure: state.failure.clone(),
         }
     }
 
-    /// Re-reads the bundle and swaps in a new policy when its digest changed.
+    /// The counters this holder records into.
+    pub fn metrics(&self) -> &PolicyMetrics {
+        &self.metrics
+    }
+
+    /// Evaluates a verdict entry point on the calling thread; any failure (no policy,
+    /// evaluation error, wrong shape) is a denial whose reason says what went wrong.
+    pub fn decide(&self, path: &str, input: &PolicyInput) -> Verdict {
+        match self.current().and_then(|p| p.verdict(path, input)) {
+            Ok(v) => {
+                self.metrics
+                    .evaluated(path, if v.allowed { "allowed" } else { "denied" });
+                v
+            }
+            Err(e) => self.fail(path, e.metric_label(), e.to_string()),
+        }
+    }
+
+    /// Evaluates off the async runtime with bounded concurrency and answers by the deadline
+    /// (see the module docs). Always returns a verdict; every failure is a denial.
+    pub async fn decide_within(
+        self: &Arc<Self>,
+        path: &'static str,
+        input: PolicyInput,
+    ) -> Verdict {
+        let deadline = Instant::now() + self.limits.deadline;
+        let due = tokio::time::Instant::from_std(deadline);
+        let permit = match tokio::time::timeout_at(due, self.permits.clone().acquire_owned()).await
+        {
+            Ok(Ok(permit)) => permit,
+            _ => {
+                return self.fail(
+                        path,
+                        "overloaded",
+                        format!(
+                            "policy evaluation unavailable: {} evaluations already running and none finished within the {} ms deadline; retry",
+                            self.limits.concurrency,
+                            self.limits.deadline.as_millis()
+                        ),
+                    );
+            }
+        };
+        let holder = self.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            holder.decide(path, &input)
+        });
+        match tokio::time::timeout_at(due, task).await {
+            Ok(Ok(verdict)) => verdict,
+            Ok(Err(join)) => self.fail(
+                path,
+                "error",
+                format!("policy evaluation failed: {join}; denying"),
+            ),
+            Err(_) => self.fail(
+                path,
+                "deadline",
+                format!(
+                    "policy evaluation did not finish within its {} ms deadline; denying",
+                    self.limits.deadline.as_millis()
+                ),
+            ),
+        }
+    }
+
+    fn fail(&self, path: &str, reason: &str, message: String) -> Verdict {
+        self.metrics.evaluated(path, "failed");
+        self.metrics.failed(reason);
+        Verdict::deny(message)
+    }
+
+    /// Re-reads the bundle and swaps in a new policy when its digest changed; when the new
+    /// files do not load, the last bundle that did keeps serving.
     pub fn reload_if_changed(&self) -> Reload {
         let bundle = match Bundle::from_dir(&self.dir) {
             Ok(b) => b,
-            Err(e) => return self.fail(None, LoadError::from(e)),
+            Err(e) => return self.reload_failed(None, LoadError::from(e)),
         };
         let digest = bundle.digest();
-        let unchanged = match self.state.load().as_ref() {
-            State::Loaded(p) => p.digest() == digest,
-            State::Failed { digest: d, .. } => d.as_deref() == Some(digest.as_str()),
-        };
-        if unchanged {
+        if self.state.load().seen.as_deref() == Some(digest.as_str()) {
             return Reload::Unchanged;
         }
-        match PolicyEngine::load(&bundle, self.pin.as_deref()) {
+        let pin = match &self.pin {
+            Pin::Digest(d) => Some(d.as_str()),
+            Pin::Unpinned => {
+                tracing::warn!(
+                    bundle = %self.dir.display(),
+                    %digest,
+                    "loading an UNPINNED policy bundle: whoever can write this directory decides what is admitted; pin its digest outside development"
+                );
+                None
+            }
+        };
+        match PolicyEngine::load(&bundle, pin) {
             Ok(policy) => {
                 tracing::info!(
                     bundle = %self.dir.display(),
@@ -103,25 +253,39 @@ impl PolicyHolder {
                     version = policy.version().unwrap_or("unversioned"),
                     "policy bundle loaded"
                 );
-                self.state.store(Arc::new(State::Loaded(Arc::new(policy))));
+                self.state.store(Arc::new(State {
+                    serving: Some(Arc::new(policy)),
+                    seen: Some(digest.clone()),
+                    failure: None,
+                }));
                 Reload::Loaded { digest }
             }
-            Err(e) => self.fail(Some(digest), e),
+            Err(e) => self.reload_failed(Some(digest), e),
         }
     }
 
-    fn fail(&self, digest: Option<String>, error: LoadError) -> Reload {
+    fn reload_failed(&self, digest: Option<String>, error: LoadError) -> Reload {
         let error = error.to_string();
-        // Only log a failure once per broken bundle content.
-        let repeated = matches!(self.state.load().as_ref(),
-            State::Failed { digest: d, error: e } if *d == digest && *e == error);
+        let state = self.state.load();
+        // Only report a failure once per broken bundle content.
+        let repeated = digest.is_some() && state.seen == digest && state.failure.is_some();
         if !repeated {
-            tracing::error!(bundle = %self.dir.display(), error = %error,
-                "policy bundle failed to load; admitting nothing until it is fixed");
+            self.metrics.reload_failures.inc();
+            match &state.serving {
+                Some(p) => tracing::error!(
+                    bundle = %self.dir.display(), %error, serving = %p.digest(),
+                    "policy bundle failed to load; still serving the last bundle that matched"
+                ),
+                None => tracing::error!(
+                    bundle = %self.dir.display(), %error,
+                    "policy bundle failed to load; admitting nothing until it is fixed"
+                ),
+            }
         }
-        self.state.store(Arc::new(State::Failed {
-            digest,
-            error: error.clone(),
+        self.state.store(Arc::new(State {
+            serving: state.serving.clone(),
+            seen: digest,
+            failure: Some(error.clone()),
         }));
         Reload::Failed { error }
     }

@@ -30,6 +30,8 @@ pub struct Metrics {
     pub reconciles: Family<ReconcileLabels, Counter>,
     pub reconcile_errors: Family<ErrorLabels, Counter>,
     pub reconcile_duration: Family<ReconcileLabels, Histogram>,
+    /// Policy evaluations, failures and reloads (shared with the `PolicyHolder`).
+    pub policy: crate::policy::PolicyMetrics,
 }
 
 impl Default for Metrics {
@@ -55,11 +57,14 @@ impl Default for Metrics {
             "Duration of reconciliations",
             reconcile_duration.clone(),
         );
+        let policy = crate::policy::PolicyMetrics::default();
+        policy.register(&mut registry);
         Self {
             registry: Arc::new(registry),
             reconciles,
             reconcile_errors,
             reconcile_duration,
+            policy,
         }
     }
 }
