@@ -1,30 +1,99 @@
 # Admission: the webhook's entry point. A workload is admitted only when every image it runs is
-# pinned to the digest of a verified release that passes the release rules, and the ABAC,
-# data-minimisation, step-up and decision-guard rules all pass. Query:
+# pinned to the digest of a Ready HardenedRelease visible to its namespace (its own, or one the
+# platform shares), and the ABAC, minimisation, step-up and decision-guard rules all pass.
+#
+# The release rules were judged by the controller (data.releasegate.release); admission reads
+# the verdict the gate's index holds for each digest: `releases[digest]` is a list of records
+# {name, namespace, digest, ready, reasons, overrides}. Query:
 # data.releasegate.admission.decision -> {"allowed": bool, "reasons": [string]}.
 package releasegate.admission
 
 import data.releasegate.abac
+import data.releasegate.contract
 import data.releasegate.guard
-import data.releasegate.minimisation
-import data.releasegate.release
+import data.releasegate.lib
+import data.releasegate.minimization
 import data.releasegate.stepup
 import data.releasegate.workload as wl
 
 default allow := false
 
-allow if count(deny) == 0
-
-decision := {"allowed": allow, "reasons": sort(deny)}
-
-decisions := object.get(input, "decisions", [])
-
-releases := object.get(input, "releases", {})
-
-deny contains msg if {
-	input.purpose != "admission"
-	msg := sprintf("admission: evaluated for purpose %q; the webhook must send purpose \"admission\"", [input.purpose])
+# allow is an allow-list: every fact is established positively, with its type; the deny rules
+# only explain what is missing.
+allow if {
+	count(deny) == 0
+	contract.admission_valid
+	wl.pod_spec
+	count(wl.containers) > 0
+	every c in wl.containers {
+		image_admitted(c)
+	}
+	abac.satisfied
+	stepup.satisfied
+	guard.satisfied(wl.subject, wl.guard_meta, wl.namespace, decisions, workload_targets)
+	minimization.workload_satisfied(wl.annotations)
 }
+
+decision := {"allowed": allow, "reasons": reasons}
+
+reasons := [] if allow
+
+else := sort(deny) if count(deny) > 0
+
+else := ["admission: the request was not positively shown to meet the policy, and no rule named a reason; denying (report this input to the platform team)"]
+
+decisions := lib.array_at(lib.root, "decisions")
+
+releases := lib.object_at(lib.root, "releases")
+
+# records(digest) are the release records the index holds for an image digest.
+records(digest) := [r | some r in lib.array_at(releases, digest); is_object(r)]
+
+# visible(r): the release lives in the workload's namespace or in a shared one.
+visible(r) if r.namespace == wl.namespace
+
+visible(r) if r.namespace in data.gate.releases.shared_namespaces
+
+# usable(r, digest): a well-formed, visible, Ready release record for digest.
+usable(r, digest) if {
+	contract.record_shaped(digest, r)
+	visible(r)
+	r.ready == true
+}
+
+# digests are the image digests the workload's containers are pinned to.
+digests := {d | some c in wl.containers; d := lib.image_digest(c.image)}
+
+# usable_by_digest maps each digest to its usable release records, computed once.
+usable_by_digest := {d: [r | some r in records(d); usable(r, d)] | some d in digests}
+
+usable_releases(digest) := usable_by_digest[digest]
+
+image_admitted(c) if {
+	digest := lib.image_digest(c.image)
+	count(usable_by_digest[digest]) > 0
+}
+
+# break_glass names the override Decisions the workload's images run under: a digest whose
+# every usable release needs an override asks for step-up.
+break_glass contains name if {
+	some candidates in usable_by_digest
+	count(candidates) > 0
+	every r in candidates {
+		count(r.overrides) > 0
+	}
+	some r in candidates
+	some name in r.overrides
+}
+
+# What an Approval must name to cover a guarded change of this workload.
+workload_targets := {
+	"workloads": [concat("/", [wl.kind, wl.name])],
+	"releases": [r.name | some rs in usable_by_digest; some r in rs],
+	"digests": [d | some d in digests],
+}
+
+deny contains msg if some msg in contract.deny
 
 deny contains msg if {
 	not wl.pod_spec
@@ -32,34 +101,53 @@ deny contains msg if {
 }
 
 deny contains msg if {
-	some c in wl.containers
-	not wl.image_digest(c.image)
-	msg := sprintf("%s: container %q image %q is not pinned by digest; reference the verified release as <image>@sha256:<digest>", [wl.subject, c.name, c.image])
+	wl.pod_spec
+	count(wl.containers) == 0
+	msg := sprintf("%s: the pod template has no containers", [wl.subject])
 }
 
 deny contains msg if {
 	some c in wl.containers
-	digest := wl.image_digest(c.image)
-	not releases[digest]
-	msg := sprintf("%s: container %q image %s has no verified HardenedRelease; create one for this digest and wait until it is Ready", [wl.subject, c.name, c.image])
+	is_string(c.image)
+	not lib.image_digest(c.image)
+	msg := sprintf("%s: container %q image %q is not pinned by digest; reference the verified release as <image>@sha256:<digest>", [wl.subject, lib.string_at(c, "name"), c.image])
 }
 
 deny contains msg if {
 	some c in wl.containers
-	rel := releases[wl.image_digest(c.image)]
-	some reason in release.violations(rel, decisions)
-	msg := sprintf("%s: container %q: %s", [wl.subject, c.name, reason])
+	digest := lib.image_digest(c.image)
+	count(records(digest)) == 0
+	msg := sprintf("%s: container %q image %s has no HardenedRelease; create one for this digest and wait until it is Ready", [wl.subject, lib.string_at(c, "name"), c.image])
 }
+
+deny contains msg if {
+	some c in wl.containers
+	digest := lib.image_digest(c.image)
+	rs := records(digest)
+	count(rs) > 0
+	count([r | some r in rs; visible(r)]) == 0
+	msg := sprintf("%s: container %q image %s: its HardenedRelease(s) %s are not visible to namespace %q; create a release in %q or in a shared namespace (%s)", [wl.subject, lib.string_at(c, "name"), c.image, concat(", ", sort([concat("/", [lib.string_at(r, "namespace"), lib.string_at(r, "name")]) | some r in rs])), wl.namespace, wl.namespace, concat(", ", data.gate.releases.shared_namespaces)])
+}
+
+deny contains msg if {
+	some c in wl.containers
+	digest := lib.image_digest(c.image)
+	count(usable_releases(digest)) == 0
+	some r in records(digest)
+	visible(r)
+	contract.record_shaped(digest, r)
+	r.ready != true
+	msg := sprintf("%s: container %q image %s: release %s/%s is not Ready: %s", [wl.subject, lib.string_at(c, "name"), c.image, r.namespace, r.name, not_ready_reason(r)])
+}
+
+not_ready_reason(r) := concat("; ", r.reasons) if count(r.reasons) > 0
+
+else := "its verification has not finished; wait for it or see `kubectl describe hardenedrelease`"
 
 deny contains msg if some msg in abac.deny
 
-deny contains msg if some msg in minimisation.deny
-
 deny contains msg if some msg in stepup.deny
 
-deny contains msg if {
-	some msg in guard.violations(wl.subject, wl.guard_meta, wl.namespace, decisions)
-}
+deny contains msg if some msg in guard.violations(wl.subject, wl.guard_meta, wl.namespace, decisions, workload_targets)
 
-# break_glass names the override Decisions the workload's images run under (step-up applies).
-break_glass := stepup.break_glass
+deny contains msg if some msg in minimization.workload_problems(wl.subject, wl.annotations)

@@ -3,14 +3,20 @@ package releasegate.admission_test
 import data.releasegate.admission
 import data.releasegate.fixtures as fx
 
-deny_for(inp) := v if {
-	v := admission.deny with input as inp with time.now_ns as fx.now
+decision_for(inp) := v if {
+	v := admission.decision with input as inp with time.now_ns as fx.now
 }
 
-with_images(images) := fx.admission(fx.pod(fx.pod_labels, {}, images), fx.ns_labels, fx.user, {fx.digest: fx.release}, [])
+deny_for(inp) := {r | some r in decision_for(inp).reasons}
 
-test_pinned_verified_pod_allowed if {
-	admission.decision == {"allowed": true, "reasons": []} with input as fx.base with time.now_ns as fx.now
+denied(inp) if not decision_for(inp).allowed
+
+with_images(images) := fx.admission(fx.pod(fx.pod_labels, {}, images), fx.ns_labels, fx.user, {fx.digest: [fx.ready_record]}, [])
+
+with_records(records) := fx.admission(fx.pod(fx.pod_labels, {}, [fx.image]), fx.ns_labels, fx.user, {fx.digest: records}, [])
+
+test_pinned_ready_pod_allowed if {
+	decision_for(fx.base) == {"allowed": true, "reasons": []}
 }
 
 test_tag_image_denied if {
@@ -18,19 +24,48 @@ test_tag_image_denied if {
 }
 
 test_unknown_digest_denied if {
-	img := "registry.example.com/payments/api@sha256:0000000000000000000000000000000000000000000000000000000000000000"
-	fx.has(deny_for(with_images([fx.image, img])), "container \"c1\" image registry.example.com/payments/api@sha256:0000000000000000000000000000000000000000000000000000000000000000 has no verified HardenedRelease")
+	img := concat("@", ["registry.example.com/payments/api", fx.other_digest])
+	fx.has(deny_for(with_images([fx.image, img])), "container \"c1\" image registry.example.com/payments/api@sha256:0000000000000000000000000000000000000000000000000000000000000000 has no HardenedRelease")
 }
 
-test_release_violation_names_container if {
-	rel := fx.release_with("api", fx.digest, {"signature": {"verified": false}})
-	inp := fx.admission(fx.pod(fx.pod_labels, {}, [fx.image]), fx.ns_labels, fx.user, {fx.digest: rel}, [])
-	fx.has(deny_for(inp), "Pod payments/api: container \"c0\": release payments/api: no verified cosign signature")
+test_release_not_ready_denied_with_its_reasons if {
+	rec := fx.record("api", "payments", fx.digest, false, ["release payments/api: no verified cosign signature"], [])
+	fx.has(deny_for(with_records([rec])), "Pod payments/api: container \"c0\" image registry.example.com/payments/api@sha256:3b0c9a7f1d2e4c5b6a798877665544332211ffeeddccbbaa0099887766554433: release payments/api is not Ready: release payments/api: no verified cosign signature")
 }
 
-test_criticals_block_admission if {
-	inp := fx.admission(fx.pod(fx.pod_labels, {}, [fx.image]), fx.ns_labels, fx.user, {fx.digest: fx.critical_release}, [])
-	fx.has(deny_for(inp), "2 critical vulnerabilities")
+test_release_of_another_tenant_does_not_admit if {
+	rec := fx.record("api", "other-team", fx.digest, true, [], [])
+	fx.has(deny_for(with_records([rec])), "its HardenedRelease(s) other-team/api are not visible to namespace \"payments\"")
+}
+
+test_release_in_a_shared_namespace_admits if {
+	rec := fx.record("api", "shared-releases", fx.digest, true, [], [])
+	decision_for(with_records([rec])).allowed
+}
+
+test_one_visible_ready_release_is_enough if {
+	foreign := fx.record("api", "other-team", fx.digest, true, [], [])
+	blocked := fx.record("api-old", "payments", fx.digest, false, ["old"], [])
+	decision_for(with_records([foreign, blocked, fx.ready_record])).allowed
+}
+
+test_release_records_of_the_wrong_type_deny if {
+	every records in [null, true, "ready", {"ready": true}, [null], [true], ["api"], [{}]] {
+		denied(with_records(records))
+	}
+	every releases in [null, [], "x", [{fx.digest: [fx.ready_record]}]] {
+		denied(object.union(fx.base, {"releases": releases}))
+	}
+}
+
+test_release_record_fields_must_be_typed if {
+	every patch in [
+		{"ready": "true"}, {"ready": 1}, {"ready": null},
+		{"digest": fx.other_digest}, {"name": ""}, {"namespace": 7},
+		{"reasons": "none"}, {"overrides": null}, {"overrides": [1]},
+	] {
+		denied(with_records([object.union(fx.ready_record, patch)]))
+	}
 }
 
 test_init_and_ephemeral_containers_checked if {
@@ -38,9 +73,21 @@ test_init_and_ephemeral_containers_checked if {
 		"initContainers": [{"name": "migrate", "image": "migrate:latest"}],
 		"ephemeralContainers": [{"name": "debug", "image": "busybox"}],
 	}})
-	msgs := deny_for(fx.admission(p, fx.ns_labels, fx.user, {fx.digest: fx.release}, []))
+	msgs := deny_for(fx.admission(p, fx.ns_labels, fx.user, {fx.digest: [fx.ready_record]}, []))
 	fx.has(msgs, "container \"migrate\" image \"migrate:latest\" is not pinned by digest")
 	fx.has(msgs, "container \"debug\" image \"busybox\" is not pinned by digest")
+}
+
+test_containers_of_the_wrong_shape_deny if {
+	every containers in [{"name": "x", "image": fx.image}, [{"name": "x"}], [{"name": "x", "image": 1}], ["x"], [null]] {
+		p := object.union(fx.pod(fx.pod_labels, {}, [fx.image]), {"spec": {"initContainers": containers}})
+		denied(fx.admission(p, fx.ns_labels, fx.user, {fx.digest: [fx.ready_record]}, []))
+	}
+}
+
+test_pod_without_containers_denied if {
+	p := object.union(fx.pod(fx.pod_labels, {}, []), {"spec": {"containers": []}})
+	fx.has(deny_for(fx.admission(p, fx.ns_labels, fx.user, {}, [])), "the pod template has no containers")
 }
 
 test_deployment_template_checked if {
@@ -48,9 +95,9 @@ test_deployment_template_checked if {
 	fx.has(deny_for(fx.admission(dep, fx.ns_labels, fx.user, {}, [])), "Deployment payments/api: container \"api\" image \"api:1\" is not pinned")
 }
 
-test_verified_deployment_allowed if {
+test_ready_deployment_allowed if {
 	dep := {"kind": "Deployment", "metadata": {"name": "api", "labels": fx.pod_labels}, "spec": {"template": {"metadata": {"labels": fx.pod_labels}, "spec": {"containers": [{"name": "api", "image": fx.image}]}}}}
-	count(deny_for(fx.admission(dep, fx.ns_labels, fx.user, {fx.digest: fx.release}, []))) == 0
+	decision_for(fx.admission(dep, fx.ns_labels, fx.user, {fx.digest: [fx.ready_record]}, [])).allowed
 }
 
 test_cronjob_template_checked if {
@@ -64,26 +111,72 @@ test_kind_without_pod_template_denied if {
 }
 
 test_wrong_purpose_denied if {
-	inp := object.union(fx.base, {"purpose": "release"})
-	fx.has(deny_for(inp), "admission: evaluated for purpose \"release\"")
+	fx.has(deny_for(object.union(fx.base, {"purpose": "release"})), "input contract: purpose \"release\" does not carry field(s)")
+	denied(object.union(fx.base, {"purpose": 1}))
 }
 
-test_abac_minimisation_stepup_and_guard_feed_admission if {
+test_missing_namespace_denied if {
+	no_ns := {k: v | some k, v in fx.base; k != "namespace"}
+	fx.has(deny_for(no_ns), "`namespace` must be the Namespace object of the request")
+	req := {k: v | some k, v in fx.base.request; k != "namespace"}
+	fx.has(deny_for(object.union({k: v | some k, v in fx.base; k != "request"}, {"request": req})), "`request.namespace` must name the namespace")
+}
+
+test_namespace_of_another_name_denied if {
+	fx.has(deny_for(object.union(fx.base, {"namespace": {"metadata": {"name": "other"}}})), "`namespace` must be the Namespace object of the request")
+}
+
+test_extra_and_nested_fields_denied_by_name if {
+	inp := object.union(fx.base, {"secrets": {"db": "hunter2"}, "request": {"oldObject": {}}, "namespace": {"spec": {}, "metadata": {"uid": "x"}}})
+	fx.has(deny_for(inp), "input contract: purpose \"admission\" does not carry field(s) namespace.metadata.uid, namespace.spec, request.oldObject, secrets; remove them from the input")
+}
+
+test_label_values_must_be_strings if {
+	p := fx.pod(object.union(fx.pod_labels, {"releasegate.dev/change": true}), {}, [fx.image])
+	fx.has(deny_for(fx.admission(p, fx.ns_labels, fx.user, {fx.digest: [fx.ready_record]}, [])), "`metadata.labels` must be an object of string values")
+}
+
+test_user_info_must_be_typed if {
+	every ui in [{"username": 7}, {"username": "a", "groups": "release-managers"}, {"username": "a", "groups": ["release-managers"], "extra": {"releasegate.dev/amr": "mfa"}}] {
+		denied(fx.admission(fx.pod(fx.pod_labels, {}, [fx.image]), fx.ns_labels, ui, {fx.digest: [fx.ready_record]}, []))
+	}
+}
+
+test_abac_stepup_and_guard_feed_admission if {
 	inp := fx.admission(
-		fx.pod(object.union(fx.pod_labels, {"releasegate.dev/change": "release"}), {}, [fx.image]),
+		fx.pod(object.union(fx.pod_labels, {"releasegate.dev/change": "release", "releasegate.dev/sensitivity": "restricted"}), {}, [fx.image]),
 		object.union(fx.ns_labels, {"releasegate.dev/sensitivity": "restricted"}),
 		{"username": "dev", "groups": ["developers"]},
-		{fx.digest: fx.release},
+		{fx.digest: [fx.ready_record]},
 		[],
 	)
-	msgs := deny_for(object.union(inp, {"extra": true}))
+	msgs := deny_for(inp)
 	fx.has(msgs, "may not deploy to restricted namespace")
-	fx.has(msgs, "does not allow field(s) extra")
 	fx.has(msgs, "step-up required")
 	fx.has(msgs, "must reference an approval Decision")
 }
 
 test_break_glass_lists_overrides_in_use if {
-	inp := fx.admission(fx.pod(fx.pod_labels, {}, [fx.image]), fx.ns_labels, fx.user, {fx.digest: fx.critical_release}, [fx.override])
-	admission.break_glass == {"override-api"} with input as inp with time.now_ns as fx.now
+	rec := fx.record("api", "payments", fx.digest, true, [], ["override-api"])
+	admission.break_glass == {"override-api"} with input as with_records([rec]) with time.now_ns as fx.now
+	fx.has(deny_for(with_records([rec])), "step-up required: running under break-glass Decision \"override-api\"")
+}
+
+test_no_break_glass_when_a_release_without_override_admits if {
+	rec := fx.record("api", "payments", fx.digest, true, [], ["override-api"])
+	count(admission.break_glass) == 0 with input as with_records([rec, fx.ready_record]) with time.now_ns as fx.now
+}
+
+test_workload_data_minimisation_checked if {
+	ok := fx.pod(fx.pod_labels, {"releasegate.dev/purpose": "support", "releasegate.dev/data-fields": "customer.id, order.status"}, [fx.image])
+	decision_for(fx.admission(ok, fx.ns_labels, fx.user, {fx.digest: [fx.ready_record]}, [])).allowed
+	bad := fx.pod(fx.pod_labels, {"releasegate.dev/purpose": "support", "releasegate.dev/data-fields": "customer.id,customer.billing_address"}, [fx.image])
+	fx.has(deny_for(fx.admission(bad, fx.ns_labels, fx.user, {fx.digest: [fx.ready_record]}, [])), "Pod payments/api: data minimisation: purpose \"support\" does not allow field(s) customer.billing_address")
+	half := fx.pod(fx.pod_labels, {"releasegate.dev/purpose": "support"}, [fx.image])
+	fx.has(deny_for(fx.admission(half, fx.ns_labels, fx.user, {fx.digest: [fx.ready_record]}, [])), "declares purpose but no fields")
+}
+
+test_pod_with_only_init_containers_denied if {
+	p := {"kind": "Pod", "metadata": {"name": "api", "labels": fx.pod_labels}, "spec": {"initContainers": [{"name": "i", "image": fx.image}]}}
+	fx.has(deny_for(fx.admission(p, fx.ns_labels, fx.user, {fx.digest: [fx.ready_record]}, [])), "must list at least one container in `containers`")
 }

@@ -1,5 +1,6 @@
-# Test fixtures shared by the *_test.rego files: a fixed clock, a verified release, Decisions
-# and admission inputs built from parts, so each test states only what it changes.
+# Test fixtures shared by the *_test.rego files: a fixed clock, a verified release, its index
+# record, Decisions and admission inputs built from parts, so each test states only what it
+# changes.
 package releasegate.fixtures
 
 # 2026-06-01T00:00:00Z; every test pins the clock with `with time.now_ns as fixtures.now`.
@@ -8,13 +9,18 @@ package releasegate.fixtures
 # to undefined (OPA does not); the OPA cross-check caught it.
 now := 1780272000000000000
 
+# The same instant plus half a second: the real clock is never a whole second.
+now_fraction := 1780272000500000000
+
 now_s := 1780272000
 
 digest := "sha256:3b0c9a7f1d2e4c5b6a798877665544332211ffeeddccbbaa0099887766554433"
 
+other_digest := "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+
 image := concat("@", ["registry.example.com/payments/api", digest])
 
-clean_scan := {"verified": true, "critical": 0, "high": 0, "medium": 0, "low": 0, "criticalIds": []}
+clean_scan := {"verified": true, "critical": 0, "high": 0, "medium": 0, "low": 0, "unknown": 0, "criticalIds": []}
 
 release_with(name, d, evidence_patch) := object.union(
 	{
@@ -23,10 +29,10 @@ release_with(name, d, evidence_patch) := object.union(
 		"evidence": {
 			"signature": {"verified": true, "identity": "https://github.com/acme/payments/.github/workflows/release.yml@refs/tags/v2.4.0"},
 			"sbom": {"verified": true, "format": "CycloneDX"},
-			"provenance": {"verified": true, "predicateType": "https://slsa.dev/provenance/v1"},
+			"provenance": {"verified": true, "predicateType": "https://slsa.dev/provenance/v1", "builder": "https://github.com/actions/runner/github-hosted"},
 			"vulnerabilities": clean_scan,
 		},
-		"budget": {"critical": 0, "high": 2, "medium": 10},
+		"budget": {"high": 2, "medium": 10},
 	},
 	{"evidence": evidence_patch},
 )
@@ -41,10 +47,16 @@ decision(name, type, expires, scope) := {
 	"spec": {"type": type, "owner": "team-payments", "residualRisk": "Medium", "scope": scope, "expires": expires},
 }
 
-# An override for the `api` release that ends a month after the pinned clock.
-override := decision("override-api", "Override", "2026-07-01T00:00:00Z", {"releases": ["api"]})
+# An override for the `api` release's two criticals that ends a month after the pinned clock.
+override := decision("override-api", "Override", "2026-07-01T00:00:00Z", {"releases": ["api"], "vulnerabilities": ["CVE-2026-0001", "CVE-2026-0002"]})
 
-approval := decision("approve-api", "Approval", "2026-12-31T00:00:00Z", {"releases": ["api"]})
+# An approval of the Pod `api` and the release `api`.
+approval := decision("approve-api", "Approval", "2026-12-31T00:00:00Z", {"releases": ["api"], "workloads": ["Pod/api"]})
+
+# record(name, ns, d, ready, reasons, overrides) is a release record as the gate's index holds it.
+record(name, ns, d, ready, reasons, overrides) := {"name": name, "namespace": ns, "digest": d, "ready": ready, "reasons": reasons, "overrides": overrides}
+
+ready_record := record("api", "payments", digest, true, [], [])
 
 ns_labels := {
 	"releasegate.dev/sensitivity": "confidential",
@@ -84,9 +96,9 @@ admission(obj, nsl, ui, releases, decisions) := {
 	"decisions": decisions,
 }
 
-# The admitted baseline: a confidential Pod running the verified release, deployed by a
-# release manager into a matching confidential namespace.
-base := admission(pod(pod_labels, {}, [image]), ns_labels, user, {digest: release}, [])
+# The admitted baseline: a confidential Pod running the Ready release, deployed by a release
+# manager into a matching confidential namespace.
+base := admission(pod(pod_labels, {}, [image]), ns_labels, user, {digest: [ready_record]}, [])
 
 # has(msgs, fragment) holds when some message contains fragment.
 has(msgs, fragment) if {

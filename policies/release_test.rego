@@ -5,96 +5,161 @@ import data.releasegate.release
 
 check(rel, decisions) := {"purpose": "release", "release": rel, "decisions": decisions}
 
-deny_for(rel, decisions) := v if {
-	v := release.deny with input as check(rel, decisions) with time.now_ns as fx.now
+decision_for(rel, decisions) := v if {
+	v := release.decision with input as check(rel, decisions) with time.now_ns as fx.now
 }
 
+deny_for(rel, decisions) := {r | some r in decision_for(rel, decisions).reasons}
+
+blocked(rel, decisions) if not decision_for(rel, decisions).allowed
+
+vulns(patch) := fx.release_with("api", fx.digest, {"vulnerabilities": patch})
+
 test_verified_release_allowed if {
-	release.allow with input as check(fx.release, []) with time.now_ns as fx.now
+	decision_for(fx.release, []) == {"allowed": true, "reasons": [], "overrides": []}
 }
 
 test_decision_lists_reasons if {
-	d := release.decision with input as check(fx.release_with("api", fx.digest, {"signature": {"verified": false}}), []) with time.now_ns as fx.now
+	d := decision_for(fx.release_with("api", fx.digest, {"signature": {"verified": false}}), [])
 	d.allowed == false
 	count(d.reasons) == 1
 }
 
 test_missing_release_object_denied if {
-	msgs := release.deny with input as {"purpose": "release"} with time.now_ns as fx.now
-	fx.has(msgs, "the input has no `release` object")
+	d := release.decision with input as {"purpose": "release"} with time.now_ns as fx.now
+	not d.allowed
+	fx.has(d.reasons, "`release` must be the release summary object")
+}
+
+test_release_summary_of_another_type_denied if {
+	every summary in [null, true, "api", [fx.release], 1] {
+		d := release.decision with input as check(summary, []) with time.now_ns as fx.now
+		not d.allowed
+		fx.has(d.reasons, "`release` must be the release summary object")
+	}
+}
+
+test_wrong_purpose_denied if {
+	d := release.decision with input as object.union(check(fx.release, []), {"purpose": "admission"}) with time.now_ns as fx.now
+	not d.allowed
+}
+
+test_extra_fields_denied_by_name if {
+	d := release.decision with input as object.union(check(fx.release, []), {"secrets": {"db": "x"}}) with time.now_ns as fx.now
+	fx.has(d.reasons, "input contract: purpose \"release\" does not carry field(s) secrets")
 }
 
 test_unsigned_release_denied if {
-	msgs := deny_for(fx.release_with("api", fx.digest, {"signature": {"verified": false}}), [])
-	fx.has(msgs, "release payments/api: no verified cosign signature by a trusted authority for sha256:3b0c")
+	fx.has(deny_for(fx.release_with("api", fx.digest, {"signature": {"verified": false}}), []), "release payments/api: no verified cosign signature by a trusted authority for sha256:3b0c")
+}
+
+test_verified_flags_must_be_booleans if {
+	every v in ["true", 1, null] {
+		blocked(fx.release_with("api", fx.digest, {"signature": {"verified": v}}), [])
+		blocked(fx.release_with("api", fx.digest, {"vulnerabilities": {"verified": v}}), [])
+	}
 }
 
 test_missing_sbom_denied if {
-	msgs := deny_for(fx.release_with("api", fx.digest, {"sbom": {"verified": false}}), [])
-	fx.has(msgs, "no verified SBOM attestation")
+	fx.has(deny_for(fx.release_with("api", fx.digest, {"sbom": {"verified": false}}), []), "no verified SBOM attestation")
 }
 
 test_spdx_sbom_denied if {
-	msgs := deny_for(fx.release_with("api", fx.digest, {"sbom": {"format": "SPDX"}}), [])
-	msgs == {"release payments/api: SBOM format \"SPDX\" is not accepted; attach one of CycloneDX"}
+	deny_for(fx.release_with("api", fx.digest, {"sbom": {"format": "SPDX"}}), []) == {"release payments/api: SBOM format \"SPDX\" is not accepted; attach one of CycloneDX"}
 }
 
 test_missing_provenance_denied if {
-	msgs := deny_for(fx.release_with("api", fx.digest, {"provenance": {"verified": false}}), [])
-	fx.has(msgs, "no verified SLSA provenance attestation")
+	fx.has(deny_for(fx.release_with("api", fx.digest, {"provenance": {"verified": false}}), []), "no verified SLSA provenance attestation")
 }
 
 test_non_slsa_provenance_denied if {
-	msgs := deny_for(fx.release_with("api", fx.digest, {"provenance": {"predicateType": "https://example.com/build/v1"}}), [])
-	fx.has(msgs, "is not SLSA provenance")
+	fx.has(deny_for(fx.release_with("api", fx.digest, {"provenance": {"predicateType": "https://example.com/build/v1"}}), []), "is not SLSA provenance")
+}
+
+test_provenance_without_builder_denied if {
+	fx.has(deny_for(fx.release_with("api", fx.digest, {"provenance": {"builder": " "}}), []), "`release.evidence.provenance.builder` must be a non-empty string")
 }
 
 test_missing_vulnerability_report_denied if {
-	msgs := deny_for(fx.release_with("api", fx.digest, {"vulnerabilities": {"verified": false}}), [])
-	fx.has(msgs, "no verified vulnerability report attestation")
+	fx.has(deny_for(vulns({"verified": false}), []), "no verified vulnerability report attestation")
+}
+
+test_stale_vulnerability_report_denied if {
+	fx.has(deny_for(vulns({"stale": true}), []), "older than the trust policy's maximum age")
 }
 
 test_high_over_budget_denied if {
-	msgs := deny_for(fx.release_with("api", fx.digest, {"vulnerabilities": {"high": 3}}), [])
-	msgs == {"release payments/api: 3 high vulnerabilities exceed the budget of 2; fix them or raise the release's budget"}
+	deny_for(vulns({"high": 3}), []) == {"release payments/api: 3 high vulnerabilities exceed the budget of 2; fix them or raise the release's budget"}
 }
 
 test_high_within_budget_allowed if {
-	count(deny_for(fx.release_with("api", fx.digest, {"vulnerabilities": {"high": 2, "medium": 10}}), [])) == 0
+	decision_for(vulns({"high": 2, "medium": 10}), []).allowed
 }
 
 test_severity_without_budget_unlimited if {
-	count(deny_for(fx.release_with("api", fx.digest, {"vulnerabilities": {"low": 5000}}), [])) == 0
+	decision_for(vulns({"low": 5000}), []).allowed
+}
+
+test_unknown_severity_is_budgeted if {
+	rel := object.union(vulns({"unknown": 3}), {"budget": {"unknown": 1}})
+	fx.has(deny_for(rel, []), "3 unknown vulnerabilities exceed the budget of 1")
+}
+
+test_budget_must_be_whole_numbers if {
+	every b in [{"high": -1}, {"high": 1.5}, {"high": "5"}, {"high": null}] {
+		blocked(object.union(fx.release, {"budget": b}), [])
+	}
+	blocked(object.union(fx.release, {"budget": "unlimited"}), [])
 }
 
 test_criticals_denied_without_override if {
 	msgs := deny_for(fx.critical_release, [])
-	msgs == {"release payments/api: 2 critical vulnerabilities (CVE-2026-0001, CVE-2026-0002) block the release; fix them, or record an Override Decision naming this release or digest, with an owner and an expiry"}
+	msgs == {"release payments/api: 2 critical vulnerabilities (CVE-2026-0001, CVE-2026-0002) block the release; fix them, or record an Override Decision naming this release or digest and each of these IDs, with an owner and an expiry at most 30 days away"}
+}
+
+test_critical_budget_is_ignored if {
+	blocked(object.union(fx.critical_release, {"budget": {"critical": 5}}), [])
 }
 
 test_criticals_allowed_with_override if {
-	count(deny_for(fx.critical_release, [fx.override])) == 0
+	decision_for(fx.critical_release, [fx.override]) == {"allowed": true, "reasons": [], "overrides": ["override-api"]}
 }
 
 test_override_by_digest_covers if {
-	d := fx.decision("override-digest", "Override", "2026-07-01T00:00:00Z", {"digests": [fx.digest]})
-	count(deny_for(fx.critical_release, [d])) == 0
+	d := fx.decision("override-digest", "Override", "2026-07-01T00:00:00Z", {"digests": [fx.digest], "vulnerabilities": ["CVE-2026-0001", "CVE-2026-0002"]})
+	decision_for(fx.critical_release, [d]).allowed
+}
+
+test_two_overrides_together_cover if {
+	a := fx.decision("override-a", "Override", "2026-07-01T00:00:00Z", {"releases": ["api"], "vulnerabilities": ["CVE-2026-0001"]})
+	b := fx.decision("override-b", "Override", "2026-07-01T00:00:00Z", {"releases": ["api"], "vulnerabilities": ["CVE-2026-0002"]})
+	decision_for(fx.critical_release, [a, b]).overrides == ["override-a", "override-b"]
 }
 
 test_expired_override_does_not_cover if {
-	d := fx.decision("override-old", "Override", "2026-05-31T23:59:59Z", {"releases": ["api"]})
+	d := fx.decision("override-old", "Override", "2026-05-31T23:59:59Z", {"releases": ["api"], "vulnerabilities": ["CVE-2026-0001", "CVE-2026-0002"]})
 	msgs := deny_for(fx.critical_release, [d])
 	fx.has(msgs, "block the release")
-	fx.has(msgs, "; override Decision(s) override-old expired")
+	fx.has(msgs, "; override Decision override-old expired at 2026-05-31T23:59:59Z")
 }
 
 test_override_without_expiry_does_not_cover if {
-	d := {"metadata": {"name": "forever", "namespace": "payments"}, "spec": {"type": "Override", "scope": {"releases": ["api"]}}}
-	fx.has(deny_for(fx.critical_release, [d]), "block the release")
+	d := {"metadata": {"name": "forever", "namespace": "payments"}, "spec": {"type": "Override", "scope": {"releases": ["api"], "vulnerabilities": ["CVE-2026-0001", "CVE-2026-0002"]}}}
+	fx.has(deny_for(fx.critical_release, [d]), "override Decision forever has no valid expiry")
+}
+
+test_override_beyond_the_maximum_lifetime_does_not_cover if {
+	d := fx.decision("override-long", "Override", "2027-06-01T00:00:00Z", {"releases": ["api"], "vulnerabilities": ["CVE-2026-0001", "CVE-2026-0002"]})
+	fx.has(deny_for(fx.critical_release, [d]), "override Decision override-long lasts longer than the maximum of 30 days")
+}
+
+test_override_naming_no_ids_does_not_cover if {
+	d := fx.decision("override-any", "Override", "2026-07-01T00:00:00Z", {"releases": ["api"]})
+	fx.has(deny_for(fx.critical_release, [d]), "override Decision override-any names no vulnerability IDs")
 }
 
 test_override_for_other_release_does_not_cover if {
-	d := fx.decision("override-web", "Override", "2026-07-01T00:00:00Z", {"releases": ["web"]})
+	d := fx.decision("override-web", "Override", "2026-07-01T00:00:00Z", {"releases": ["web"], "vulnerabilities": ["CVE-2026-0001", "CVE-2026-0002"]})
 	fx.has(deny_for(fx.critical_release, [d]), "block the release")
 }
 
@@ -109,20 +174,39 @@ test_approval_is_not_an_override if {
 
 test_override_must_accept_every_critical_id if {
 	d := fx.decision("override-one", "Override", "2026-07-01T00:00:00Z", {"releases": ["api"], "vulnerabilities": ["CVE-2026-0001"]})
-	fx.has(deny_for(fx.critical_release, [d]), "block the release")
+	fx.has(deny_for(fx.critical_release, [d]), "override Decision override-one does not accept CVE-2026-0002")
 }
 
-test_override_accepting_all_ids_covers if {
-	d := fx.decision("override-both", "Override", "2026-07-01T00:00:00Z", {"releases": ["api"], "vulnerabilities": ["CVE-2026-0001", "CVE-2026-0002"]})
-	count(deny_for(fx.critical_release, [d])) == 0
+# An override naming an unrelated CVE must not cover a report that lists no IDs.
+test_counts_and_ids_must_agree if {
+	unrelated := fx.decision("override-x", "Override", "2026-07-01T00:00:00Z", {"releases": ["api"], "vulnerabilities": ["CVE-1999-0001"]})
+	fx.has(deny_for(vulns({"critical": 1, "criticalIds": []}), [unrelated]), "1 critical findings but 0 critical IDs")
+	blocked(vulns({"critical": 0, "criticalIds": ["CVE-2026-0001"]}), [])
 }
 
-test_break_glass_names_covering_override if {
-	now := fx.now # a local: see fixtures.now
-	release.break_glass(fx.critical_release, [fx.override, fx.approval]) == {"override-api"} with time.now_ns as now
+test_malformed_critical_counts_denied if {
+	every patch in [{"critical": null}, {"critical": 1.5}, {"critical": "2"}, {"critical": -1}] {
+		blocked(vulns(patch), [fx.override])
+	}
+	blocked(object.union(fx.critical_release, {"evidence": {"vulnerabilities": {"critical": 2}}}), [])
 }
 
-test_no_break_glass_without_criticals if {
-	now := fx.now # a local: see fixtures.now
-	count(release.break_glass(fx.release, [fx.override])) == 0 with time.now_ns as now
+test_missing_critical_count_denied if {
+	v := {k: x | some k, x in fx.clean_scan; k != "critical"}
+	evidence := object.union({k: x | some k, x in fx.release.evidence; k != "vulnerabilities"}, {"vulnerabilities": v})
+	without := object.union({k: x | some k, x in fx.release; k != "evidence"}, {"evidence": evidence})
+	fx.has(deny_for(without, []), "`release.evidence.vulnerabilities.critical` must be a whole number")
+}
+
+test_malformed_critical_ids_denied if {
+	every ids in [[1, 2], "CVE-2026-0001,CVE-2026-0002", ["CVE-2026-0001", "CVE-2026-0001"], null] {
+		blocked(vulns({"critical": 2, "criticalIds": ids}), [fx.override])
+	}
+}
+
+test_labelled_release_needs_scoped_approval if {
+	labelled := object.union(fx.release, {"metadata": {"labels": {"releasegate.dev/change": "Release"}, "annotations": {"releasegate.dev/decision": "approve-api"}}})
+	decision_for(labelled, [fx.approval]).allowed
+	other := fx.decision("approve-api", "Approval", "2026-12-31T00:00:00Z", {"releases": ["web"]})
+	fx.has(deny_for(labelled, [other]), "release payments/api references Decision \"approve-api\", whose scope does not name it")
 }

@@ -1,60 +1,80 @@
 # Step-up contract: sensitive actions (deploying to a restricted namespace, running under a
 # break-glass override) need a fresh strong authentication. The assertion arrives in the
 # request's userInfo.extra, mapped from the OIDC `amr` and `auth_time` claims by the apiserver's
-# structured authentication config (see README.md); a missing or stale one is denied.
+# structured authentication config (see README.md); a missing, stale, future or malformed one
+# is denied. Times are whole seconds, compared in integer nanoseconds: no fractions, no rounding.
 package releasegate.stepup
 
 import data.releasegate.lib
-import data.releasegate.release
 import data.releasegate.workload as wl
 
 cfg := data.gate.stepup
 
 # required names each sensitive action the request performs.
 required contains sprintf("deploying to restricted namespace %q", [wl.namespace]) if {
-	wl.namespace_sensitivity == "restricted"
+	wl.effective_sensitivity == "restricted"
 }
 
 required contains sprintf("running under break-glass Decision %q", [name]) if {
 	some name in break_glass
 }
 
-# break_glass names the override Decisions the workload's images run under.
-break_glass contains name if {
-	some c in wl.containers
-	rel := object.get(input, "releases", {})[wl.image_digest(c.image)]
-	some name in release.break_glass(rel, object.get(input, "decisions", []))
+# break_glass names the override Decisions that the releases the workload runs are admitted
+# under (admission.usable_releases fills it); set by the admission package.
+break_glass := data.releasegate.admission.break_glass
+
+# satisfied holds when no step-up is needed or the assertion meets the contract.
+satisfied if count(required) == 0
+
+satisfied if wl.system_actor
+
+satisfied if {
+	strong
+	fresh
 }
 
 deny contains msg if {
-	not wl.system_actor
+	not satisfied
 	some action in required
 	msg := sprintf("step-up required: %s needs a fresh strong authentication (%s); re-authenticate with MFA or WebAuthn and retry", [action, problem])
 }
 
-extra := object.get(wl.user, "extra", {})
+extra := lib.object_at(wl.user, "extra")
 
-amr := object.get(extra, cfg.amr_key, [])
+amr := [m | some m in lib.array_at(extra, cfg.amr_key); is_string(m)]
 
-# auth_time_s is the time of the last authentication, in seconds since the epoch.
-auth_time_s := to_number(extra[cfg.auth_time_key][0])
+# auth_time_ns is the time of the last authentication: a single whole number of seconds since
+# the epoch, as the apiserver mapping writes it; anything else is no authentication time.
+auth_time_ns := to_number(values[0]) * 1000000000 if {
+	values := lib.array_at(extra, cfg.auth_time_key)
+	count(values) == 1
+	is_string(values[0])
+	regex.match(`^[0-9]{1,12}$`, values[0])
+}
 
-age_s := (lib.now_ns / 1000000000) - auth_time_s
+age_ns := lib.now_ns - auth_time_ns
+
+fresh if {
+	age_ns >= 0 - (cfg.max_clock_skew_seconds * 1000000000)
+	age_ns <= cfg.max_age_seconds * 1000000000
+}
 
 strong if {
 	some m in amr
 	m in cfg.strong_methods
 }
 
-# problem says why the assertion does not satisfy the contract; undefined when it does.
+seconds(ns) := format_int(ns / 1000000000, 10)
+
+# problem says why the assertion does not satisfy the contract.
 problem := sprintf("no authentication methods in userInfo.extra[%q]", [cfg.amr_key]) if {
 	count(amr) == 0
 } else := sprintf("authentication methods [%s] include none of %s", [concat(", ", amr), concat(", ", cfg.strong_methods)]) if {
 	not strong
-} else := sprintf("no authentication time in userInfo.extra[%q]", [cfg.auth_time_key]) if {
-	not auth_time_s
-} else := sprintf("authentication time is %d s in the future", [0 - age_s]) if {
-	age_s < 0 - cfg.max_clock_skew_seconds
-} else := sprintf("last strong authentication was %d s ago, more than %d s", [age_s, cfg.max_age_seconds]) if {
-	age_s > cfg.max_age_seconds
+} else := sprintf("no authentication time (one whole number of seconds) in userInfo.extra[%q]", [cfg.auth_time_key]) if {
+	not auth_time_ns
+} else := sprintf("authentication time is %s s in the future", [seconds(0 - age_ns)]) if {
+	age_ns < 0
+} else := sprintf("last strong authentication was %s s ago, more than %s s", [seconds(age_ns), format_int(cfg.max_age_seconds, 10)]) if {
+	true
 }

@@ -1,64 +1,91 @@
 # The workload under admission: its pod template, containers, labels, namespace and requester,
-# read once from the AdmissionRequest so that the other packages do not each parse it.
+# read once from the AdmissionRequest so that the other packages do not each parse it. Every
+# lookup is type-guarded (lib.as_object & co.); the contract package says what is malformed.
 package releasegate.workload
 
 import data.releasegate.lib
 
-request := object.get(input, "request", {})
+request := lib.object_at(lib.root, "request")
 
-obj := object.get(request, "object", {})
+obj := lib.object_at(request, "object")
 
-kind := object.get(request, ["kind", "kind"], "")
+kind := lib.string_at(lib.object_at(request, "kind"), "kind")
 
-namespace := object.get(request, "namespace", object.get(obj, ["metadata", "namespace"], ""))
+operation := lib.string_at(request, "operation")
 
-meta := object.get(obj, "metadata", {})
+# namespace is the namespace of the request; "" when the input does not say (then denied).
+namespace := lib.string_at(request, "namespace")
 
-name := object.get(meta, "name", object.get(meta, "generateName", object.get(request, "name", "")))
+meta := lib.object_at(obj, "metadata")
+
+name := n if {
+	n := meta.name
+	lib.nonblank(n)
+} else := n if {
+	n := meta.generateName
+	lib.nonblank(n)
+} else := lib.string_at(request, "name")
 
 # subject names the workload in messages, e.g. `Deployment payments/api`.
-subject := sprintf("%s %s/%s", [kind, namespace, name])
+subject := concat("", [kind, " ", namespace, "/", name])
 
 # Kinds whose pod template sits at spec.template.
 templated_kinds := {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job"}
 
+spec := lib.object_at(obj, "spec")
+
 # A Pod has no template; an empty one keeps the label and annotation lookups defined.
 default template := {}
 
-template := obj.spec.template if kind in templated_kinds
+template := lib.object_at(spec, "template") if kind in templated_kinds
 
-template := obj.spec.jobTemplate.spec.template if kind == "CronJob"
+template := lib.object_at(lib.object_at(lib.object_at(spec, "jobTemplate"), "spec"), "template") if kind == "CronJob"
 
-pod_spec := obj.spec if kind == "Pod"
+# pod_spec is the pod spec the workload runs; undefined when the kind carries none.
+pod_spec := spec if {
+	kind == "Pod"
+	is_object(obj.spec)
+}
 
-pod_spec := template.spec if kind != "Pod"
+pod_spec := template.spec if {
+	kind != "Pod"
+	is_object(template.spec)
+}
 
-template_meta := object.get(template, "metadata", {})
+template_meta := lib.object_at(template, "metadata")
 
 # labels and annotations of the workload, the object's own winning over its pod template's.
-labels := object.union(object.get(template_meta, "labels", {}), object.get(meta, "labels", {}))
+labels := object.union(string_map(object.get(template_meta, "labels", {})), string_map(object.get(meta, "labels", {})))
 
-annotations := object.union(object.get(template_meta, "annotations", {}), object.get(meta, "annotations", {}))
+annotations := object.union(string_map(object.get(template_meta, "annotations", {})), string_map(object.get(meta, "annotations", {})))
+
+# string_map(x) keeps the string-valued entries of an object (the contract denies others).
+string_map(x) := {k: v | some k, v in lib.as_object(x); is_string(v)}
 
 # metadata as the decision guard reads it.
 guard_meta := {"labels": labels, "annotations": annotations}
 
+container_fields := ["initContainers", "containers", "ephemeralContainers"]
+
 # containers lists every container that will run an image, init and ephemeral ones included.
 containers := [c |
-	some field in ["initContainers", "containers", "ephemeralContainers"]
-	some c in object.get(pod_spec, field, [])
+	some field in container_fields
+	some c in lib.array_at(pod_spec, field)
 ]
 
-namespace_labels := object.get(input, ["namespace", "metadata", "labels"], {})
+namespace_object := lib.object_at(lib.root, "namespace")
 
-user := object.get(request, "userInfo", {})
+namespace_labels := string_map(lib.object_at(lib.object_at(namespace_object, "metadata"), "labels"))
 
-username := object.get(user, "username", "")
+user := lib.object_at(request, "userInfo")
 
-groups := object.get(user, "groups", [])
+username := lib.string_at(user, "username")
+
+groups := [g | some g in lib.array_at(user, "groups"); is_string(g)]
 
 # system_actor holds for the controllers that create Pods from an admitted template (and the
 # gate's own controller rolling back); they are not people and carry no step-up assertion.
+# A tenant's service account is not one (its group is system:serviceaccounts:<its namespace>).
 system_actor if {
 	some g in groups
 	g in data.gate.actors.system_groups
@@ -66,15 +93,21 @@ system_actor if {
 
 system_actor if username in data.gate.actors.system_users
 
-# image_digest(image) is the sha256 digest an image reference is pinned to.
-image_digest(image) := digest if {
-	parts := split(image, "@")
-	count(parts) == 2
-	startswith(parts[1], "sha256:")
-	digest := parts[1]
+# A kubelet is a system actor only for what nodes really create: mirror Pods of static Pods.
+system_actor if {
+	data.gate.actors.node_group in groups
+	startswith(username, data.gate.actors.node_user_prefix)
+	kind == "Pod"
+	operation == "CREATE"
+	lib.has_key(lib.object_at(meta, "annotations"), data.gate.actors.mirror_pod_annotation)
 }
 
-# The sensitivity the workload and its namespace declare (see lib.sensitivity).
+# The sensitivity the workload and its namespace declare (see lib.sensitivity), and the
+# effective one: the stricter of the two, which every ABAC and step-up rule uses.
 sensitivity := lib.sensitivity(labels)
 
 namespace_sensitivity := lib.sensitivity(namespace_labels)
+
+effective_sensitivity := sensitivity if {
+	lib.level(sensitivity) >= lib.level(namespace_sensitivity)
+} else := namespace_sensitivity

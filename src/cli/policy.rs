@@ -47,6 +47,10 @@ pub enum PolicyCommand {
         /// Refuse the bundle unless its digest is this one.
         #[arg(long, env = "RELEASE_GATE_POLICY_DIGEST")]
         digest: Option<String>,
+        /// Also load the bundle's tests, examples and fixtures (as `policy test` does), e.g. to
+        /// evaluate a test's fixture. The gate itself never loads them.
+        #[arg(long, env = "RELEASE_GATE_POLICY_WITH_TESTS")]
+        with_tests: bool,
     },
     /// Print the bundle's digest (`sha256:<hex>`, the value to pin) and version.
     Digest {
@@ -69,7 +73,7 @@ fn run_command(command: PolicyCommand) -> Result<ExitCode, String> {
     match command {
         PolicyCommand::Test { dir, quiet, json } => {
             let bundle = Bundle::from_dir(&dir).map_err(|e| e.to_string())?;
-            let policy = PolicyEngine::load(&bundle, None).map_err(|e| e.to_string())?;
+            let policy = PolicyEngine::load_for_tests(&bundle).map_err(|e| e.to_string())?;
             let report = run_tests(&policy);
             if json {
                 let text = serde_json::to_string_pretty(&report.results)
@@ -89,9 +93,25 @@ fn run_command(command: PolicyCommand) -> Result<ExitCode, String> {
             input,
             query,
             digest,
+            with_tests,
         } => {
             let b = Bundle::from_dir(&bundle).map_err(|e| e.to_string())?;
-            let policy = PolicyEngine::load(&b, digest.as_deref()).map_err(|e| e.to_string())?;
+            if with_tests
+                && let Some(pin) = &digest
+                && *pin != b.digest()
+            {
+                return Err(format!(
+                    "policy bundle {} has digest {}, not the pinned {pin}",
+                    b.origin(),
+                    b.digest()
+                ));
+            }
+            let policy = if with_tests {
+                PolicyEngine::load_for_tests(&b)
+            } else {
+                PolicyEngine::load(&b, digest.as_deref())
+            }
+            .map_err(|e| e.to_string())?;
             let input = match input {
                 None => serde_json::Value::Null,
                 Some(path) => {

@@ -6,8 +6,36 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-/// Every example's raw input, by name.
+/// Every example's raw input, by name, made current: a step-up `auth-time` is set to a minute
+/// ago, so that evaluations on the real clock (the VM has no `with`) keep exercising the admit
+/// paths as the calendar moves. The examples carry no other dates that expire.
 pub fn example_inputs() -> Vec<(String, serde_json::Value)> {
+    let mut out = raw_example_inputs();
+    let a_minute_ago = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs()
+        - 60;
+    for (_, input) in &mut out {
+        if let Some(t) = input.pointer_mut("/request/userInfo/extra/releasegate.dev~1auth-time") {
+            *t = serde_json::json!([a_minute_ago.to_string()]);
+        }
+    }
+    out
+}
+
+/// The entry point an example is evaluated by (release examples are named `*release*` and
+/// have purpose "release").
+pub fn entry_point(input: &serde_json::Value) -> &'static str {
+    if input["purpose"] == "release" {
+        release_gate::policy::RELEASE_QUERY
+    } else {
+        release_gate::policy::ADMISSION_QUERY
+    }
+}
+
+/// Every example's input as written, by name.
+pub fn raw_example_inputs() -> Vec<(String, serde_json::Value)> {
     let mut out: Vec<_> =
         std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/examples"))
             .expect("examples")

@@ -1,0 +1,275 @@
+# The input contract: what the gate sends the policy, checked for shape and type before any rule
+# relies on it. The webhook and the controller build these inputs from typed Rust values
+# (src/policy/input.rs); this package is the policy's own guard against a caller that sends
+# more, less or something else, so a malformed input is denied with a reason instead of being
+# read as "nothing to object to". `data.contract[purpose]` lists the fields a purpose may carry
+# (`true`: the field whole; an object: only those sub-fields); anything else is denied by name.
+package releasegate.contract
+
+import data.releasegate.lib
+import data.releasegate.workload as wl
+
+purposes := sort([p | some p, _ in data.contract])
+
+purpose := input.purpose
+
+# admission_valid and release_valid hold when the input has the shape of that purpose.
+admission_valid if {
+	input.purpose == "admission"
+	count(admission_problems) == 0
+}
+
+release_valid if {
+	input.purpose == "release"
+	count(release_problems) == 0
+}
+
+# deny is every contract problem of the input, for the purpose it declares.
+deny contains msg if {
+	not is_string(lib.at(lib.root, "purpose"))
+	msg := sprintf("input contract: the input declares no purpose (found %v); set `purpose` to one of %s", [object.get(lib.root, "purpose", "nothing"), concat(", ", purposes)])
+}
+
+deny contains msg if {
+	is_string(input.purpose)
+	not data.contract[input.purpose]
+	msg := sprintf("input contract: purpose %q is not one of %s", [input.purpose, concat(", ", purposes)])
+}
+
+deny contains msg if {
+	is_string(input.purpose)
+	allowed := data.contract[input.purpose]
+	fields := extra_fields(allowed)
+	count(fields) > 0
+	msg := sprintf("input contract: purpose %q does not carry field(s) %s; remove them from the input", [input.purpose, concat(", ", fields)])
+}
+
+deny contains msg if {
+	input.purpose == "admission"
+	some p in admission_problems
+	msg := sprintf("input contract: %s", [p])
+}
+
+deny contains msg if {
+	input.purpose == "release"
+	some p in release_problems
+	msg := sprintf("input contract: %s", [p])
+}
+
+# extra_fields(allowed) lists the input's fields outside the allowance as dotted paths, down to
+# the depth the allowance describes.
+extra_fields(allowed) := sort((one | two) | three) if {
+	one := {k | some k, _ in lib.root; not allowed[k]}
+	two := {concat(".", [k, f]) |
+		some k, spec in allowed
+		is_object(spec)
+		some f, _ in lib.object_at(lib.root, k)
+		not spec[f]
+	}
+	three := {concat(".", [k, f, g]) |
+		some k, spec in allowed
+		is_object(spec)
+		some f, sub in spec
+		is_object(sub)
+		some g, _ in lib.object_at(lib.object_at(lib.root, k), f)
+		not sub[g]
+	}
+}
+
+operations := {"CREATE", "UPDATE", "DELETE", "CONNECT"}
+
+# --- admission -------------------------------------------------------------------------------
+
+admission_problems contains "`request` must be the AdmissionRequest object" if not is_object(lib.at(lib.root, "request"))
+
+admission_problems contains "`request.uid` must be a non-empty string" if not lib.nonblank(lib.at(lib.root, ["request", "uid"]))
+
+admission_problems contains "`request.kind.kind` must name the kind under admission" if not lib.nonblank(lib.at(lib.root, ["request", "kind", "kind"]))
+
+admission_problems contains "`request.namespace` must name the namespace of the workload; the gate admits namespaced workloads only" if not lib.nonblank(lib.at(lib.root, ["request", "namespace"]))
+
+admission_problems contains sprintf("`request.operation` must be one of %s", [concat(", ", sort(operations))]) if not lib.at(lib.root, ["request", "operation"]) in operations
+
+admission_problems contains "`request.object` must be the object under admission" if not is_object(lib.at(lib.root, ["request", "object"]))
+
+admission_problems contains "`request.userInfo` must be an object with a string `username`" if not is_string(lib.at(lib.root, ["request", "userInfo", "username"]))
+
+admission_problems contains "`request.userInfo.groups` must be a list of strings" if {
+	lib.has_key(wl.user, "groups")
+	not lib.strings(lib.at(wl.user, "groups"))
+}
+
+admission_problems contains sprintf("`request.userInfo.extra[%q]` must be a list of strings", [k]) if {
+	lib.has_key(wl.user, "extra")
+	some k, v in lib.object_at(wl.user, "extra")
+	not lib.strings(v)
+}
+
+admission_problems contains "`request.userInfo.extra` must be an object of string lists" if {
+	lib.has_key(wl.user, "extra")
+	not is_object(lib.at(wl.user, "extra"))
+}
+
+admission_problems contains "`namespace` must be the Namespace object of the request (metadata.name and labels); a request without one is denied" if {
+	not lib.at(lib.root, ["namespace", "metadata", "name"]) == wl.namespace
+}
+
+admission_problems contains sprintf("`%s` must be an object of string values", [where]) if {
+	some where, value in {
+		"namespace.metadata.labels": object.get(lib.object_at(wl.namespace_object, "metadata"), "labels", {}),
+		"metadata.labels": object.get(wl.meta, "labels", {}),
+		"metadata.annotations": object.get(wl.meta, "annotations", {}),
+		"spec.template.metadata.labels": object.get(wl.template_meta, "labels", {}),
+		"spec.template.metadata.annotations": object.get(wl.template_meta, "annotations", {}),
+	}
+	not string_object(value)
+}
+
+admission_problems contains sprintf("`%s` of the workload must be a list of containers", [field]) if {
+	some field in wl.container_fields
+	lib.has_key(wl.pod_spec, field)
+	not is_array(lib.at(wl.pod_spec, field))
+}
+
+admission_problems contains "the pod spec must list at least one container in `containers`" if {
+	is_object(wl.pod_spec)
+	count(lib.array_at(wl.pod_spec, "containers")) == 0
+}
+
+admission_problems contains sprintf("container #%d of %s must be an object with a string `name` and `image`", [i, field]) if {
+	some field in wl.container_fields
+	some i, c in lib.array_at(wl.pod_spec, field)
+	not container_shaped(c)
+}
+
+admission_problems contains "`releases` must map image digests (sha256:…) to lists of release records" if not is_object(lib.at(lib.root, "releases"))
+
+admission_problems contains sprintf("`releases[%q]` must be a list of release records {name, namespace, digest, ready, reasons, overrides} for that digest", [d]) if {
+	some d, records in lib.object_at(lib.root, "releases")
+	not records_shaped(d, records)
+}
+
+admission_problems contains "`decisions` must be a list of Decision objects (metadata.name, metadata.namespace, spec.type)" if not decisions_shaped(lib.at(lib.root, "decisions"))
+
+# string_object(x) holds for objects whose every value is a string (labels, annotations).
+string_object(x) if {
+	is_object(x)
+	every _, v in x {
+		is_string(v)
+	}
+}
+
+container_shaped(c) if {
+	is_object(c)
+	lib.nonblank(c.name)
+	is_string(c.image)
+}
+
+records_shaped(d, records) if {
+	lib.valid_digest(d)
+	is_array(records)
+	every r in records {
+		record_shaped(d, r)
+	}
+}
+
+# record_shaped(d, r): a release record the gate's index holds for digest d.
+record_shaped(d, r) if {
+	is_object(r)
+	lib.nonblank(r.name)
+	lib.nonblank(r.namespace)
+	r.digest == d
+	is_boolean(r.ready)
+	lib.strings(r.reasons)
+	lib.strings(r.overrides)
+}
+
+decisions_shaped(ds) if {
+	is_array(ds)
+	every d in ds {
+		lib.decision_shaped(d)
+	}
+}
+
+# --- release ---------------------------------------------------------------------------------
+
+rel := lib.object_at(lib.root, "release")
+
+evidence := lib.object_at(rel, "evidence")
+
+vulns := lib.object_at(evidence, "vulnerabilities")
+
+release_problems contains "`release` must be the release summary object {metadata, digest, evidence, budget}" if not is_object(lib.at(lib.root, "release"))
+
+release_problems contains sprintf("`release.metadata.%s` must be a non-empty string", [f]) if {
+	some f in ["name", "namespace"]
+	not lib.nonblank(lib.at(rel, ["metadata", f]))
+}
+
+release_problems contains sprintf("`release.metadata.%s` must be an object of string values", [f]) if {
+	some f in ["labels", "annotations"]
+	not string_object(object.get(lib.object_at(rel, "metadata"), f, {}))
+}
+
+release_problems contains "`release.digest` must be sha256:<64 lowercase hex>" if not lib.valid_digest(lib.at(rel, "digest"))
+
+release_problems contains sprintf("`release.evidence.%s.verified` must be true or false", [part]) if {
+	some part in ["signature", "sbom", "provenance", "vulnerabilities"]
+	not is_boolean(lib.at(evidence, [part, "verified"]))
+}
+
+release_problems contains sprintf("`release.evidence.sbom.%s` must be a string", [f]) if {
+	evidence.sbom.verified == true
+	some f in ["format"]
+	not is_string(lib.at(evidence, ["sbom", f]))
+}
+
+release_problems contains sprintf("`release.evidence.provenance.%s` must be a non-empty string", [f]) if {
+	evidence.provenance.verified == true
+	some f in ["predicateType", "builder"]
+	not lib.nonblank(lib.at(evidence, ["provenance", f]))
+}
+
+release_problems contains sprintf("`release.evidence.vulnerabilities.%s` must be a whole number of findings, 0 or more (found %v)", [s, object.get(vulns, s, "nothing")]) if {
+	vulns.verified == true
+	some s in ["critical", "high", "medium", "low", "unknown"]
+	not lib.count_value(lib.at(vulns, s))
+}
+
+release_problems contains "`release.evidence.vulnerabilities.criticalIds` must list the critical advisory IDs as strings, without duplicates" if {
+	vulns.verified == true
+	not unique_strings(lib.at(vulns, "criticalIds"))
+}
+
+release_problems contains sprintf("`release.evidence.vulnerabilities`: %v critical findings but %d critical IDs; the counts and the IDs must agree", [vulns.critical, count(vulns.criticalIds)]) if {
+	vulns.verified == true
+	unique_strings(vulns.criticalIds)
+	lib.count_value(vulns.critical)
+	vulns.critical != count(vulns.criticalIds)
+}
+
+release_problems contains "`release.evidence.vulnerabilities.stale` must be true or false" if {
+	lib.has_key(vulns, "stale")
+	not is_boolean(lib.at(vulns, "stale"))
+}
+
+release_problems contains "`release.budget` must be an object" if {
+	lib.has_key(rel, "budget")
+	not is_object(lib.at(rel, "budget"))
+}
+
+release_problems contains sprintf("`release.budget.%s` must be a whole number, 0 or more, or absent for no limit (found %v)", [s, v]) if {
+	some s, v in lib.object_at(rel, "budget")
+	s in data.gate.release.budgeted_severities
+	not lib.count_value(v)
+}
+
+release_problems contains "`decisions` must be a list of Decision objects (metadata.name, metadata.namespace, spec.type)" if {
+	lib.has_key(lib.root, "decisions")
+	not decisions_shaped(lib.at(lib.root, "decisions"))
+}
+
+unique_strings(xs) if {
+	lib.strings(xs)
+	count({x | some x in xs}) == count(xs)
+}
