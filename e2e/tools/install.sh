@@ -7,7 +7,10 @@
 #   $RELEASE_GATE_CACHE/logs/<name>-<version>.log build logs
 #
 # A second run finds the markers and builds nothing. A failed build stops the script with the
-# tool's name and the path of its log.
+# tool's name and the path of its log. Every binary is checked after its build to carry the
+# module version it is filed under; for the tools built from a module in e2e/tools/ (k8s, etcd,
+# olareg) that module's go.mod decides the version, and a *_VERSION override that differs from
+# it stops the script before anything is built.
 #
 # Usage: e2e/tools/install.sh [all|control-plane|NAME...]
 set -euo pipefail
@@ -21,6 +24,39 @@ mkdir -p "$CACHE/tools" "$CACHE/bin" "$CACHE/logs" "$CACHE/locks"
 export CGO_ENABLED=0 GOFLAGS=-buildvcs=false
 
 say() { printf '[install] %s\n' "$*" >&2; }
+die() {
+  say "$*"
+  exit 1
+}
+
+# pinned_version DIR MODULE: the version of MODULE that e2e/tools/DIR/go.mod requires.
+pinned_version() {
+  go mod edit -json "$here/$1/go.mod" | python3 -c '
+import json, sys
+reqs = json.load(sys.stdin).get("Require") or []
+print(next((r["Version"] for r in reqs if r["Path"] == sys.argv[1]), ""))' "$2"
+}
+
+# require_pin DIR MODULE VAR: stops unless $VAR is the version go.mod pins, so that a binary is
+# never built from one version and filed under another.
+require_pin() {
+  local dir=$1 module=$2 var=$3 pinned
+  pinned=$(pinned_version "$dir" "$module")
+  [[ "v${!var}" == "$pinned" ]] ||
+    die "$var=${!var}, but e2e/tools/$dir/go.mod pins $module ${pinned:-(nothing)}, and go.mod decides what is built; to build another version change the pin there and in e2e/tools/versions.sh"
+}
+
+# check_built BINARY MODULE VERSION: fails unless BINARY was built from MODULE at VERSION, as
+# its embedded build information says (the main module for `go install`, a dependency for the
+# tool modules).
+check_built() {
+  local bin=$1 module=$2 want=$3 got
+  got=$(go version -m "$bin" | awk -v m="$module" '($1 == "mod" || $1 == "dep") && $2 == m { print $3; exit }')
+  if [[ "$got" != "$want" ]]; then
+    echo "$bin was built from $module ${got:-(not found)}, not $want" >&2
+    return 1
+  fi
+}
 
 # build NAME VERSION CMD...: runs CMD with $out set to the tool's directory, unless already done.
 build() {
@@ -79,10 +115,20 @@ do_k8s() {
     k8s.io/kubernetes/cmd/kube-controller-manager \
     k8s.io/kubernetes/cmd/kube-scheduler \
     k8s.io/kubernetes/cmd/kubectl
+  local b
+  for b in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+    check_built "$out/$b" k8s.io/kubernetes "v$K8S_VERSION"
+  done
 }
 
 do_etcd() {
   go build -C "$here/etcd" -trimpath -ldflags "-s -w" -o "$out/etcd" go.etcd.io/etcd/server/v3
+  check_built "$out/etcd" go.etcd.io/etcd/server/v3 "v$ETCD_VERSION"
+}
+
+do_olareg() {
+  go build -C "$here/olareg" -trimpath -ldflags "-s -w" -o "$out/olareg" github.com/olareg/olareg/cmd/olareg
+  check_built "$out/olareg" github.com/olareg/olareg "v$OLAREG_VERSION"
 }
 
 # go_install MODULE_PATH/cmd VERSION: for modules without replace lines.
@@ -92,6 +138,7 @@ go_install() {
 
 do_kwok() {
   go_install sigs.k8s.io/kwok/cmd/kwok "v$KWOK_VERSION"
+  check_built "$out/kwok" sigs.k8s.io/kwok "v$KWOK_VERSION"
   # v0.8+ ships no default stages; keep the module's stage files next to the binary.
   local src
   src=$(go env GOMODCACHE)/sigs.k8s.io/kwok@v$KWOK_VERSION/kustomize/stage
@@ -100,13 +147,23 @@ do_kwok() {
     "$src/pod/fast/pod-ready.yaml" "$src/pod/fast/pod-complete.yaml" "$src/pod/fast/pod-delete.yaml" \
     "$out/stages/"
 }
-do_cosign() { go_install github.com/sigstore/cosign/v2/cmd/cosign "v$COSIGN_VERSION"; }
-do_crane() { go_install github.com/google/go-containerregistry/cmd/crane "v$CRANE_VERSION"; }
-do_opa() { go_install github.com/open-policy-agent/opa "v$OPA_VERSION"; }
+do_cosign() {
+  go_install github.com/sigstore/cosign/v2/cmd/cosign "v$COSIGN_VERSION"
+  check_built "$out/cosign" github.com/sigstore/cosign/v2 "v$COSIGN_VERSION"
+}
+do_crane() {
+  go_install github.com/google/go-containerregistry/cmd/crane "v$CRANE_VERSION"
+  check_built "$out/crane" github.com/google/go-containerregistry "v$CRANE_VERSION"
+}
+do_opa() {
+  go_install github.com/open-policy-agent/opa "v$OPA_VERSION"
+  check_built "$out/opa" github.com/open-policy-agent/opa "v$OPA_VERSION"
+}
 do_helm() {
   GOBIN="$out" go install -trimpath \
     -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION" \
     "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION"
+  check_built "$out/helm" helm.sh/helm/v3 "v$HELM_VERSION"
 }
 
 # Debian packages: the registry and Prometheus (with promtool).
@@ -138,10 +195,18 @@ install_one() {
   case $1 in
   apt) do_apt ;;
   k8s)
+    require_pin k8s k8s.io/kubernetes K8S_VERSION
     build k8s "$K8S_VERSION" do_k8s
     link k8s "$K8S_VERSION" kube-apiserver kube-controller-manager kube-scheduler kubectl
     ;;
-  etcd) build etcd "$ETCD_VERSION" do_etcd && link etcd "$ETCD_VERSION" etcd ;;
+  etcd)
+    require_pin etcd go.etcd.io/etcd/server/v3 ETCD_VERSION
+    build etcd "$ETCD_VERSION" do_etcd && link etcd "$ETCD_VERSION" etcd
+    ;;
+  olareg)
+    require_pin olareg github.com/olareg/olareg OLAREG_VERSION
+    build olareg "$OLAREG_VERSION" do_olareg && link olareg "$OLAREG_VERSION" olareg
+    ;;
   kwok)
     build kwok "$KWOK_VERSION" do_kwok && link kwok "$KWOK_VERSION" kwok
     ln -sfn "$CACHE/tools/kwok-$KWOK_VERSION/stages" "$CACHE/bin/kwok-stages"
@@ -151,7 +216,7 @@ install_one() {
   opa) build opa "$OPA_VERSION" do_opa && link opa "$OPA_VERSION" opa ;;
   helm) build helm "$HELM_VERSION" do_helm && link helm "$HELM_VERSION" helm ;;
   *)
-    say "unknown tool '$1' (known: apt k8s etcd kwok cosign crane opa helm)"
+    say "unknown tool '$1' (known: apt k8s etcd kwok cosign crane opa helm olareg)"
     exit 2
     ;;
   esac
@@ -161,7 +226,7 @@ targets=("$@")
 ((${#targets[@]})) || targets=(all)
 for t in "${targets[@]}"; do
   case $t in
-  all) for x in apt etcd kwok k8s crane cosign opa helm; do install_one "$x"; done ;;
+  all) for x in apt etcd kwok k8s crane cosign opa helm olareg; do install_one "$x"; done ;;
   control-plane) for x in apt etcd kwok k8s; do install_one "$x"; done ;;
   *) install_one "$t" ;;
   esac
