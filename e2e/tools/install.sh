@@ -166,28 +166,80 @@ do_helm() {
   check_built "$out/helm" helm.sh/helm/v3 "v$HELM_VERSION"
 }
 
-# Debian packages: the registry and Prometheus (with promtool).
+# Debian packages: the registry and Prometheus (with promtool). Their maintainer scripts start
+# system services where an init system runs; the tests start their own, so no service may start:
+# while apt installs, /usr/sbin/policy-rc.d denies every start (exit 101, see invoke-rc.d(8)), and
+# whatever policy-rc.d was there before is put back after. Nothing is stopped or killed, so a
+# registry or Prometheus that someone else runs is left alone.
+# RELEASE_GATE_APT_REINSTALL="PKG..." reinstalls packages that are present (to repair them; the
+# test bed's self-test uses it to run an install).
+policy_rc=/usr/sbin/policy-rc.d
+policy_rc_saved=/usr/sbin/policy-rc.d.release-gate-saved
+sudo=""
+[[ $(id -u) -eq 0 ]] || sudo=sudo
+
+# restore_policy_rc: puts back the policy-rc.d saved by apt_install, or removes ours.
+restore_policy_rc() {
+  if [[ -e $policy_rc_saved ]]; then
+    $sudo mv -f "$policy_rc_saved" "$policy_rc"
+  else
+    $sudo rm -f "$policy_rc"
+  fi
+}
+
+# apt_install ARGS...: apt-get install with no service started. Each step checks its own
+# status: callers test the result, which turns errexit off in here.
+apt_install() {
+  # One install at a time on the host, whatever the cache: both would swap policy-rc.d.
+  exec {apt_lock}>/tmp/release-gate-apt.lock
+  flock "$apt_lock"
+  # A saved copy left by an install that was killed is the original: put it back first.
+  if [[ -e $policy_rc_saved ]]; then
+    $sudo mv -f "$policy_rc_saved" "$policy_rc" || return 1
+  fi
+  local rc=0
+  (
+    if [[ -e $policy_rc ]]; then
+      $sudo cp -p "$policy_rc" "$policy_rc_saved" || exit 1
+    fi
+    trap restore_policy_rc EXIT
+    trap 'exit 130' INT TERM
+    printf '#!/bin/sh\n# Written by release-gate e2e/tools/install.sh for the length of an apt install.\nexit 101\n' |
+      $sudo tee "$policy_rc.release-gate-new" >/dev/null || exit 1
+    $sudo chmod 755 "$policy_rc.release-gate-new" || exit 1
+    $sudo mv -f "$policy_rc.release-gate-new" "$policy_rc" || exit 1
+    $sudo apt-get -o DPkg::Lock::Timeout=300 update -qq || true
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=300 install -y -qq \
+      --no-install-recommends "$@"
+  ) >>"$CACHE/logs/apt.log" 2>&1 || rc=$?
+  exec {apt_lock}>&-
+  return "$rc"
+}
+
 do_apt() {
-  local missing=()
+  local missing=() reinstall=()
   command -v docker-registry >/dev/null || [[ -x /usr/bin/docker-registry ]] || missing+=(docker-registry)
   command -v prometheus >/dev/null || missing+=(prometheus)
   command -v openssl >/dev/null || missing+=(openssl)
   command -v curl >/dev/null || missing+=(curl)
   command -v htpasswd >/dev/null || missing+=(apache2-utils)
+  read -ra reinstall <<<"${RELEASE_GATE_APT_REINSTALL:-}"
+  ((${#missing[@]} + ${#reinstall[@]})) || return 0
   if ((${#missing[@]})); then
-    say "installing Debian packages: ${missing[*]}"
-    local sudo=""
-    [[ $(id -u) -eq 0 ]] || sudo=sudo
-    $sudo apt-get update -qq >"$CACHE/logs/apt.log" 2>&1 || true
-    if ! DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-      "${missing[@]}" >>"$CACHE/logs/apt.log" 2>&1; then
-      say "FAILED to install ${missing[*]}; log: $CACHE/logs/apt.log"
+    say "installing Debian packages: ${missing[*]} (log: $CACHE/logs/apt.log)"
+    if ! apt_install "${missing[@]}"; then
+      say "FAILED to install ${missing[*]}; last lines of $CACHE/logs/apt.log:"
       tail -n 20 "$CACHE/logs/apt.log" >&2
       exit 1
     fi
-    # The packages start system services where an init system runs; the tests start their own.
-    pkill -x docker-registry 2>/dev/null || true
-    pkill -x prometheus 2>/dev/null || true
+  fi
+  if ((${#reinstall[@]})); then
+    say "reinstalling Debian packages: ${reinstall[*]} (log: $CACHE/logs/apt.log)"
+    if ! apt_install --reinstall "${reinstall[@]}"; then
+      say "FAILED to reinstall ${reinstall[*]}; last lines of $CACHE/logs/apt.log:"
+      tail -n 20 "$CACHE/logs/apt.log" >&2
+      exit 1
+    fi
   fi
 }
 
