@@ -13,10 +13,15 @@
 # it stops the script before anything is built.
 #
 # Usage: e2e/tools/install.sh [all|control-plane|NAME...]
+#   all            every tool below (make test, make tools)
+#   control-plane  what e2e/cluster.sh needs (make run, make cluster-up): apt-base etcd kwok k8s
+#   NAME           apt (docker-registry, prometheus, apache2-utils, openssl, curl), apt-base
+#                  (openssl, curl), k8s (kube-apiserver, kube-controller-manager, kube-scheduler,
+#                  kubectl), etcd, kwok, cosign, crane, opa, helm, olareg
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=versions.sh
+# shellcheck source=e2e/tools/versions.sh
 source "$here/versions.sh"
 
 CACHE=${RELEASE_GATE_CACHE:-$HOME/.cache/release-gate}
@@ -216,13 +221,16 @@ apt_install() {
   return "$rc"
 }
 
+# do_apt [base]: the packages the tests use, or with `base` only those the control plane needs.
 do_apt() {
   local missing=() reinstall=()
-  command -v docker-registry >/dev/null || [[ -x /usr/bin/docker-registry ]] || missing+=(docker-registry)
-  command -v prometheus >/dev/null || missing+=(prometheus)
   command -v openssl >/dev/null || missing+=(openssl)
   command -v curl >/dev/null || missing+=(curl)
-  command -v htpasswd >/dev/null || missing+=(apache2-utils)
+  if [[ ${1:-} != base ]]; then
+    command -v docker-registry >/dev/null || [[ -x /usr/bin/docker-registry ]] || missing+=(docker-registry)
+    command -v prometheus >/dev/null || missing+=(prometheus)
+    command -v htpasswd >/dev/null || missing+=(apache2-utils)
+  fi
   read -ra reinstall <<<"${RELEASE_GATE_APT_REINSTALL:-}"
   ((${#missing[@]} + ${#reinstall[@]})) || return 0
   if ((${#missing[@]})); then
@@ -246,6 +254,7 @@ do_apt() {
 install_one() {
   case $1 in
   apt) do_apt ;;
+  apt-base) do_apt base ;;
   k8s)
     require_pin k8s k8s.io/kubernetes K8S_VERSION
     build k8s "$K8S_VERSION" do_k8s
@@ -268,7 +277,7 @@ install_one() {
   opa) build opa "$OPA_VERSION" do_opa && link opa "$OPA_VERSION" opa ;;
   helm) build helm "$HELM_VERSION" do_helm && link helm "$HELM_VERSION" helm ;;
   *)
-    say "unknown tool '$1' (known: apt k8s etcd kwok cosign crane opa helm olareg)"
+    say "unknown tool '$1' (known: apt apt-base k8s etcd kwok cosign crane opa helm olareg)"
     exit 2
     ;;
   esac
@@ -279,7 +288,7 @@ targets=("$@")
 for t in "${targets[@]}"; do
   case $t in
   all) for x in apt etcd kwok k8s crane cosign opa helm olareg; do install_one "$x"; done ;;
-  control-plane) for x in apt etcd kwok k8s; do install_one "$x"; done ;;
+  control-plane) for x in apt-base etcd kwok k8s; do install_one "$x"; done ;;
   *) install_one "$t" ;;
   esac
 done

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Pinned versions of the external tools (sourced by install.sh and the test harness).
 # Changing a version makes install.sh build the new one into its own cache directory; each can
 # be overridden from the environment (e.g. COSIGN_VERSION=2.6.4 e2e/tools/install.sh cosign).
