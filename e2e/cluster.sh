@@ -66,16 +66,22 @@ identity() {
   printf '%s %s %s\n' "$1" "${fields[19]}" "$(cat /proc/sys/kernel/random/boot_id)"
 }
 
-# ours PIDFILE: succeeds while the process PIDFILE names is the one `start` recorded, and is
-# not a zombie. A pidfile in another format (an older cluster.sh) is never ours.
+# running PID: succeeds while PID is a process that has not exited (not a zombie).
+running() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  [[ $stat != *") Z "* ]]
+}
+
+# ours PIDFILE: succeeds while the process PIDFILE names is running and is the one `start`
+# recorded. A pidfile in another format (an older cluster.sh) is never ours.
 ours() {
   local recorded pid now
   recorded=$(cat "$1" 2>/dev/null) || return 1
   pid=${recorded%% *}
   [[ $pid =~ ^[0-9]+$ ]] || return 1
   now=$(identity "$pid") || return 1
-  [[ "$now" == "$recorded" ]] || return 1
-  [[ $(cat "/proc/$pid/stat" 2>/dev/null) != *") Z "* ]]
+  [[ "$now" == "$recorded" ]] && running "$pid"
 }
 
 # start NAME CMD...: runs CMD in the background, logging to DIR/logs/NAME.log.
@@ -199,16 +205,17 @@ EOF
   say "control plane ready in $((SECONDS - start_time))s: apiserver https://127.0.0.1:$api_port"
 }
 
-# stop NAME: SIGTERM, up to 5 s to exit, then SIGKILL; only while the pidfile names our process.
+# stop NAME: SIGTERM to the process NAME's pidfile names, if it is still ours (down then gives
+# it 5 s before SIGKILL); a process that already exited is skipped quietly.
 stop() {
   local f=$dir/pids/$1 pid
   [[ -f "$f" ]] || return 0
   pid=$(cut -d' ' -f1 "$f")
-  if ! ours "$f"; then
+  if ours "$f"; then
+    kill "$pid" 2>/dev/null || true
+  elif [[ $pid =~ ^[0-9]+$ ]] && running "$pid"; then
     say "$1: process $pid is not the one this cluster started (stale pidfile); left alone"
-    return 0
   fi
-  kill "$pid" 2>/dev/null || true
 }
 
 down() {
