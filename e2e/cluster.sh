@@ -8,8 +8,16 @@
 #   e2e/cluster.sh down DIR   stop everything started by `up DIR`; DIR is removed unless
 #                             KEEP_CLUSTER_DIR=1 (the test runner keeps it when a test failed)
 #
-# Certificates and the admin kubeconfig are made per run; ports are free loopback ports picked
-# per run, so several clusters can run side by side.
+# Certificates and the admin kubeconfig are made per run (valid for a year, so a `make run` left
+# running keeps working); ports are free loopback ports picked per run, so several clusters can
+# run side by side. When `up` fails (a component that does not start, a timeout), everything it
+# started is stopped, the logs are kept in DIR/logs, and it exits non-zero.
+#
+# Each DIR/pids/NAME file holds "PID STARTTIME BOOT_ID": `down` signals a process only while
+# those three still match, so a pidfile left from an earlier boot or run never hits a process
+# that reused the PID.
+#
+# RELEASE_GATE_APISERVER_ARGS: extra kube-apiserver flags (split on spaces), e.g. feature gates.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -39,7 +47,7 @@ wait_for() {
       return 1
     fi
     # A process that already exited will never become ready.
-    if [[ -f "$dir/pids/$name" ]] && ! kill -0 "$(cat "$dir/pids/$name")" 2>/dev/null; then
+    if [[ -f "$dir/pids/$name" ]] && ! ours "$dir/pids/$name"; then
       say "$name exited during start-up; last lines of $dir/logs/$name.log:"
       tail -n 30 "$dir/logs/$name.log" >&2 || true
       return 1
@@ -48,12 +56,41 @@ wait_for() {
   done
 }
 
+# identity PID: "PID STARTTIME BOOT_ID", which names one process for good (a PID alone is
+# reused); fails when PID is not running. STARTTIME is field 22 of /proc/PID/stat, read after
+# the command name, which may hold spaces.
+identity() {
+  local stat fields
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  read -ra fields <<<"${stat##*) }"
+  printf '%s %s %s\n' "$1" "${fields[19]}" "$(cat /proc/sys/kernel/random/boot_id)"
+}
+
+# running PID: succeeds while PID is a process that has not exited (not a zombie).
+running() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  [[ $stat != *") Z "* ]]
+}
+
+# ours PIDFILE: succeeds while the process PIDFILE names is running and is the one `start`
+# recorded. A pidfile in another format (an older cluster.sh) is never ours.
+ours() {
+  local recorded pid now
+  recorded=$(cat "$1" 2>/dev/null) || return 1
+  pid=${recorded%% *}
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  now=$(identity "$pid") || return 1
+  [[ "$now" == "$recorded" ]] && running "$pid"
+}
+
 # start NAME CMD...: runs CMD in the background, logging to DIR/logs/NAME.log.
 start() {
   local name=$1
   shift
   "$@" >"$dir/logs/$name.log" 2>&1 &
-  echo $! >"$dir/pids/$name"
+  # A process that exits at once may be gone before it is looked at: wait_for then says so.
+  identity $! >"$dir/pids/$name" || echo "$! exited" >"$dir/pids/$name"
 }
 
 gen_certs() {
@@ -61,18 +98,18 @@ gen_certs() {
   mkdir -p "$c"
   (
     cd "$c"
-    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 \
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 365 \
       -subj "/CN=release-gate-e2e-ca" 2>/dev/null
     openssl req -newkey rsa:2048 -nodes -keyout apiserver.key -out apiserver.csr \
       -subj "/CN=kube-apiserver" 2>/dev/null
     printf 'subjectAltName=IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n' >apiserver.ext
     openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out apiserver.crt \
-      -days 2 -extfile apiserver.ext 2>/dev/null
+      -days 365 -extfile apiserver.ext 2>/dev/null
     openssl req -newkey rsa:2048 -nodes -keyout admin.key -out admin.csr \
       -subj "/O=system:masters/CN=admin" 2>/dev/null
     printf 'extendedKeyUsage=clientAuth\n' >admin.ext
     openssl x509 -req -in admin.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out admin.crt \
-      -days 2 -extfile admin.ext 2>/dev/null
+      -days 365 -extfile admin.ext 2>/dev/null
     openssl genrsa -out sa.key 2048 2>/dev/null
     openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
   ) || die "cannot generate certificates with openssl in $c"
@@ -100,11 +137,9 @@ current-context: release-gate-e2e
 EOF
 }
 
+# up: runs with errexit on (never call it as a condition: that turns errexit off inside it);
+# the EXIT trap set by the caller stops what it started when any step fails.
 up() {
-  [[ -e "$dir/pids" ]] && die "$dir already holds a cluster; run '$0 down $dir' first"
-  for b in etcd kube-apiserver kube-controller-manager kube-scheduler kwok kubectl; do
-    command -v "$b" >/dev/null || die "$b is not installed; run e2e/tools/install.sh control-plane"
-  done
   mkdir -p "$dir/logs" "$dir/pids" "$dir/etcd"
   local start_time=$SECONDS
   gen_certs
@@ -123,7 +158,8 @@ up() {
     --initial-cluster "e2e=http://127.0.0.1:$etcd_peer" --log-level warn
   wait_for etcd 30 curl -fsS "http://127.0.0.1:$etcd_port/health"
 
-  local c=$dir/certs
+  local c=$dir/certs extra=()
+  read -ra extra <<<"${RELEASE_GATE_APISERVER_ARGS:-}"
   start kube-apiserver kube-apiserver \
     --etcd-servers "http://127.0.0.1:$etcd_port" \
     --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
@@ -133,7 +169,7 @@ up() {
     --disable-admission-plugins ServiceAccount \
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
     --service-account-key-file "$c/sa.pub" --service-account-signing-key-file "$c/sa.key" \
-    --v 1
+    --v 1 "${extra[@]}"
   write_kubeconfig
   export KUBECONFIG=$dir/kubeconfig
   wait_for kube-apiserver 90 kubectl get --raw /readyz
@@ -169,25 +205,37 @@ EOF
   say "control plane ready in $((SECONDS - start_time))s: apiserver https://127.0.0.1:$api_port"
 }
 
+# stop NAME: SIGTERM to the process NAME's pidfile names, if it is still ours (down then gives
+# it 5 s before SIGKILL); a process that already exited is skipped quietly.
+stop() {
+  local f=$dir/pids/$1 pid
+  [[ -f "$f" ]] || return 0
+  pid=$(cut -d' ' -f1 "$f")
+  if ours "$f"; then
+    kill "$pid" 2>/dev/null || true
+  elif [[ $pid =~ ^[0-9]+$ ]] && running "$pid"; then
+    say "$1: process $pid is not the one this cluster started (stale pidfile); left alone"
+  fi
+}
+
 down() {
   [[ -d "$dir/pids" ]] || return 0
-  local f pid
+  local name f pid
   # Reverse start order: clients of the apiserver first, etcd last.
   for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
-    f=$dir/pids/$name
-    [[ -f "$f" ]] || continue
-    pid=$(cat "$f")
-    kill "$pid" 2>/dev/null || true
+    stop "$name"
   done
   for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
     f=$dir/pids/$name
     [[ -f "$f" ]] || continue
-    pid=$(cat "$f")
+    pid=$(cut -d' ' -f1 "$f")
     for _ in $(seq 1 50); do
-      kill -0 "$pid" 2>/dev/null || break
+      ours "$f" || break
       sleep 0.1
     done
-    kill -9 "$pid" 2>/dev/null || true
+    if ours "$f"; then
+      kill -9 "$pid" 2>/dev/null || true
+    fi
     rm -f "$f"
   done
   rmdir "$dir/pids" 2>/dev/null || true
@@ -205,10 +253,15 @@ mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 case $cmd in
 up)
-  if ! up; then
-    KEEP_CLUSTER_DIR=1 down
-    die "the control plane did not start; logs are in $dir/logs"
-  fi
+  [[ -e "$dir/pids" ]] && die "$dir already holds a cluster; run '$0 down $dir' first"
+  for b in etcd kube-apiserver kube-controller-manager kube-scheduler kwok kubectl; do
+    command -v "$b" >/dev/null || die "$b is not installed; run e2e/tools/install.sh control-plane"
+  done
+  # From here on, any failure (errexit, die, Ctrl-C) stops what was started and keeps the logs.
+  trap 'rc=$?; trap - EXIT; KEEP_CLUSTER_DIR=1 down; say "the control plane did not start; logs are in $dir/logs"; exit $((rc ? rc : 1))' EXIT
+  trap 'exit 130' INT TERM
+  up
+  trap - EXIT INT TERM
   ;;
 down) down ;;
 *) die "usage: $0 up|down DIR" ;;

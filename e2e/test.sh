@@ -4,6 +4,7 @@
 #   2. unit tests and the CRD drift test (plain `cargo test`)
 #   3. the tools of the real test bed (built once, cached in ~/.cache/release-gate)
 #   4. a local control plane, and every test marked "needs the real test bed" against it
+#   5. a check that every namespace those tests created (e2e-*) is deleted or being deleted
 # The control plane is stopped on exit, also on failure or Ctrl-C; its logs are kept (and the
 # path printed) when something failed.
 set -euo pipefail
@@ -54,5 +55,15 @@ step "end-to-end tests (cargo test -- --ignored)"
 # --all-targets): the criterion benches already ran once in test mode above and do not take
 # libtest's flags.
 cargo test --tests --locked -- --ignored --test-threads "${E2E_THREADS:-2}"
+
+step "the tests' namespaces are deleted"
+# Each test deletes its namespace (support::TestNamespace) when it ends; none may stay Active.
+namespaces=$(kubectl get namespaces -o jsonpath='{range .items[*]}{.metadata.name} {.status.phase}{"\n"}{end}')
+left=$(awk '$1 ~ /^e2e-/ && $2 != "Terminating" { print $1 }' <<<"$namespaces")
+if [[ -n "$left" ]]; then
+  printf 'namespaces created by the end-to-end tests were not deleted:\n%s\n' "$left" >&2
+  exit 1
+fi
+printf '%s e2e-* namespaces still terminating, none active\n' "$(grep -c '^e2e-' <<<"$namespaces" || true)" >&2
 status=0
 step "all tests passed in $((SECONDS - start))s"

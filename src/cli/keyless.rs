@@ -97,19 +97,20 @@ impl KeylessArgs {
 #[derive(Debug, Clone, Args)]
 pub struct VerifyBundleArgs {
     /// The Sigstore bundle (`*.sigstore.json`, v0.1–v0.3).
-    #[arg(long)]
+    #[arg(long, env = "RELEASE_GATE_BUNDLE")]
     pub bundle: PathBuf,
 
     /// The signed file.
     #[arg(
         long,
+        env = "RELEASE_GATE_ARTIFACT",
         conflicts_with = "artifact_digest",
         required_unless_present = "artifact_digest"
     )]
     pub artifact: Option<PathBuf>,
 
     /// The artifact's digest instead of the file (`sha256:<hex>`; DSSE bundles only).
-    #[arg(long)]
+    #[arg(long, env = "RELEASE_GATE_ARTIFACT_DIGEST")]
     pub artifact_digest: Option<String>,
 
     #[command(flatten)]

@@ -38,11 +38,11 @@ pub enum PolicyCommand {
         )]
         bundle: PathBuf,
         /// The input document (JSON).
-        #[arg(long, short)]
+        #[arg(long, short, env = "RELEASE_GATE_POLICY_INPUT")]
         input: Option<PathBuf>,
         /// The query, e.g. `data.releasegate.admission.decision`; a `with` clause may pin the
         /// clock: `... with time.now_ns as 1780272000000000000`.
-        #[arg(long, short)]
+        #[arg(long, short, env = "RELEASE_GATE_POLICY_QUERY")]
         query: String,
         /// Refuse the bundle unless its digest is this one.
         #[arg(long, env = "RELEASE_GATE_POLICY_DIGEST")]

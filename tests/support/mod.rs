@@ -60,7 +60,6 @@ pub async fn apply_crds(client: &Client) {
 /// A namespace created for one test and deleted when the test ends (pass or fail).
 pub struct TestNamespace {
     pub name: String,
-    client: Client,
 }
 
 impl TestNamespace {
@@ -74,24 +73,54 @@ impl TestNamespace {
             .create(&PostParams::default(), &ns)
             .await
             .unwrap_or_else(|e| panic!("cannot create namespace {name}: {e}"));
-        Self {
-            name,
-            client: client.clone(),
+        Self { name }
+    }
+}
+
+/// How long the deletion of a test namespace may take to be accepted by the API server; it
+/// answers in milliseconds, so this only bounds a hung server.
+const NAMESPACE_DELETE_TIMEOUT: Duration = Duration::from_secs(20);
+
+impl Drop for TestNamespace {
+    // The drop runs as the test's future ends: a task spawned on the test's runtime would be
+    // dropped unrun when that runtime shuts down, and the test's client cannot be used from
+    // here either (its connection is driven by that runtime, which this call blocks). So the
+    // deletion runs to completion on a thread of its own, with its own runtime and client.
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let outcome = std::thread::spawn(move || delete_namespace(&name))
+            .join()
+            .unwrap_or_else(|_| Err("the deleting thread panicked".into()));
+        if let Err(e) = outcome {
+            // No panic in a drop (it may run while a failed test unwinds); the suite's runner
+            // (e2e/test.sh) checks afterwards that no test namespace is left.
+            eprintln!("cannot delete test namespace {}: {e}", self.name);
         }
     }
 }
 
-impl Drop for TestNamespace {
-    fn drop(&mut self) {
-        let api: Api<Namespace> = Api::all(self.client.clone());
-        let name = self.name.clone();
-        // Fire and forget: the cluster is torn down after the run anyway.
-        if let Ok(h) = tokio::runtime::Handle::try_current() {
-            h.spawn(async move {
-                let _ = api.delete(&name, &DeleteParams::background()).await;
-            });
+fn delete_namespace(name: &str) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("no runtime: {e}"))?;
+    runtime.block_on(async {
+        let client = Client::try_default()
+            .await
+            .map_err(|e| format!("no client from KUBECONFIG: {e}"))?;
+        let api: Api<Namespace> = Api::all(client);
+        match tokio::time::timeout(
+            NAMESPACE_DELETE_TIMEOUT,
+            api.delete(name, &DeleteParams::background()),
+        )
+        .await
+        {
+            Err(_) => Err(format!("no answer within {NAMESPACE_DELETE_TIMEOUT:?}")),
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(kube::Error::Api(e))) if e.code == 404 => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
         }
-    }
+    })
 }
 
 /// Polls `f` every 250 ms until it yields `Some`, or `None` after `timeout`.
