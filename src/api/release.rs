@@ -164,9 +164,20 @@ pub struct HardenedReleaseStatus {
     /// A summary of the verified evidence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<EvidenceSummary>,
+    /// Why the release is not Ready, one line per reason, as the policy (or the verifier)
+    /// gave them; the admission webhook quotes them when it denies a workload.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
+    /// The override Decisions the release is Ready under (its criticals need them); workloads
+    /// that run it need step-up authentication at admission.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<String>,
     /// The digest of the policy bundle that judged the release.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_bundle_digest: Option<String>,
+    /// The version (`.manifest` revision) of the policy bundle that judged the release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_version: Option<String>,
     /// Where the Disclosure Pack (SBOM, provenance, vulnerability summary, policy, decisions) is
     /// stored, e.g. `configmap/<name>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
