@@ -6,6 +6,7 @@
 //! cores (verification, policy, window judging, admission decisions) and thin shells
 //! (reconcilers, HTTP servers, the CLI) around them.
 
+pub mod admission;
 pub mod api;
 pub mod canary;
 pub mod cli;

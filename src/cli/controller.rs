@@ -40,7 +40,7 @@ pub async fn run(args: ControllerArgs, shutdown: Shutdown) -> anyhow::Result<()>
         server = %version.git_version,
         "connected to the Kubernetes API server"
     );
-    let metrics = Metrics::default();
+    let metrics = Metrics::shared();
     let ready = Arc::new(AtomicBool::new(false));
     let health = tokio::spawn(serve_health(
         controller_health_addr,

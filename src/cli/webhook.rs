@@ -2,8 +2,11 @@
 //! `/healthz` and `/readyz` over TLS and holds the pinned policy bundle (hot-reloaded, failing
 //! closed); the admission review endpoints plug in here.
 
-use crate::policy::{Pin, PolicyHolder};
+use crate::admission::server::{AdmissionState, routes};
+use crate::admission::{Admission, AdmissionConfig, Mode, ReleaseIndex};
+use crate::policy::{Limits, Pin, PolicyHolder};
 use crate::shutdown::Shutdown;
+use crate::telemetry::Metrics;
 use anyhow::Context as _;
 use axum::{Router, http::StatusCode, routing::get};
 use axum_server::tls_rustls::RustlsConfig;
@@ -49,6 +52,27 @@ pub struct WebhookArgs {
         conflicts_with = "policy_digest"
     )]
     pub allow_unpinned_policy: bool,
+    /// What a denial does in namespaces without a `releasegate.dev/mode` label: enforce (deny),
+    /// warn (admit with warnings kubectl prints) or audit (admit, log and count).
+    #[arg(long, env = "RELEASE_GATE_ADMISSION_MODE", value_enum, default_value_t = Mode::Enforce)]
+    pub admission_mode: Mode,
+    /// Namespaces admitted without a decision (repeat the flag, or comma-separate in the
+    /// environment variable). The defaults keep the control plane and the gate itself running.
+    #[arg(
+        long = "exempt-namespace",
+        env = "RELEASE_GATE_EXEMPT_NAMESPACES",
+        value_delimiter = ',',
+        default_values_t = ["kube-system".to_string(), "kube-public".to_string(), "kube-node-lease".to_string(), "release-gate".to_string()]
+    )]
+    pub exempt_namespaces: Vec<String>,
+    /// The webhook answers within this many milliseconds whatever happens (a late decision is
+    /// a denial saying so). Keep it below the webhook configuration's timeoutSeconds.
+    #[arg(
+        long,
+        env = "RELEASE_GATE_ADMISSION_DEADLINE_MS",
+        default_value_t = 2000
+    )]
+    pub admission_deadline_ms: u64,
 }
 
 /// How often the policy bundle is re-read (its digest compared) for changes.
@@ -72,15 +96,26 @@ pub fn policy_holder(
             dir.display()
         ),
     };
-    Ok(Some(Arc::new(PolicyHolder::new(&dir, pin))))
+    Ok(Some(Arc::new(PolicyHolder::with_limits(
+        &dir,
+        pin,
+        Limits::default(),
+        Metrics::shared().policy.clone(),
+    ))))
 }
 
 /// `/readyz`: 200 while a pinned bundle is served (or none is configured), 503 with the
 /// reason otherwise. A failed reload is reported while the last good bundle keeps serving.
-fn readiness(policy: Option<&PolicyHolder>) -> (StatusCode, String) {
+fn readiness(policy: Option<&PolicyHolder>, index: Option<&ReleaseIndex>) -> (StatusCode, String) {
     let Some(policy) = policy else {
         return (StatusCode::OK, "ready".into());
     };
+    if index.is_some_and(|i| !i.synced()) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: the release index is still syncing with the API server".into(),
+        );
+    }
     let status = policy.status();
     match (&status.serving, &status.failure) {
         (Some((digest, _)), None) => (StatusCode::OK, format!("ready: policy {digest}")),
@@ -106,11 +141,37 @@ pub async fn run(args: WebhookArgs, shutdown: Shutdown) -> anyhow::Result<()> {
         policy_bundle,
         policy_digest,
         allow_unpinned_policy,
+        admission_mode,
+        exempt_namespaces,
+        admission_deadline_ms,
     } = args;
     let policy = policy_holder(policy_bundle, policy_digest, allow_unpinned_policy)?;
-    if let Some(holder) = &policy {
-        tokio::spawn(holder.clone().watch(POLICY_POLL, shutdown.clone()));
-    }
+    // The index needs the API server; without a policy there is nothing to decide with, and
+    // /validate fails closed without either.
+    let index = match &policy {
+        Some(holder) => {
+            tokio::spawn(holder.clone().watch(POLICY_POLL, shutdown.clone()));
+            let client = kube::Client::try_default().await.context(
+                "the admission index needs the API server: set KUBECONFIG or run inside a cluster",
+            )?;
+            Some(ReleaseIndex::start(client))
+        }
+        None => None,
+    };
+    let deadline = Duration::from_millis(admission_deadline_ms);
+    let admission = Arc::new(Admission {
+        config: AdmissionConfig {
+            default_mode: admission_mode,
+            exempt_namespaces: exempt_namespaces.into_iter().collect(),
+        },
+        policy: policy.clone(),
+        index: index.clone(),
+    });
+    let state = AdmissionState {
+        admission,
+        metrics: Metrics::shared().admission.clone(),
+        deadline,
+    };
     let tls = match (tls_cert, tls_key) {
         (Some(cert), Some(key)) => RustlsConfig::from_pem_file(&cert, &key)
             .await
@@ -140,9 +201,11 @@ pub async fn run(args: WebhookArgs, shutdown: Shutdown) -> anyhow::Result<()> {
             "/readyz",
             get(move || {
                 let policy = policy.clone();
-                async move { readiness(policy.as_deref()) }
+                let index = index.clone();
+                async move { readiness(policy.as_deref(), index.as_ref()) }
             }),
-        );
+        )
+        .merge(routes(state));
     let handle = axum_server::Handle::new();
     let stopper = handle.clone();
     tokio::spawn(async move {
@@ -175,11 +238,11 @@ mod tests {
     fn readiness_says_which_bundle_or_why_none() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
         let pinned = PolicyHolder::new(&dir, Pin::Digest(format!("sha256:{}", "0".repeat(64))));
-        let (code, text) = readiness(Some(&pinned));
+        let (code, text) = readiness(Some(&pinned), None);
         assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
         assert!(text.contains("refusing to load it"), "{text}");
         let loaded = PolicyHolder::new(&dir, Pin::Unpinned);
-        let (code, text) = readiness(Some(&loaded));
+        let (code, text) = readiness(Some(&loaded), None);
         assert_eq!(code, StatusCode::OK);
         assert!(text.starts_with("ready: policy sha256:"), "{text}");
     }

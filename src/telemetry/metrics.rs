@@ -32,6 +32,8 @@ pub struct Metrics {
     pub reconcile_duration: Family<ReconcileLabels, Histogram>,
     /// Policy evaluations, failures and reloads (shared with the `PolicyHolder`).
     pub policy: crate::policy::PolicyMetrics,
+    /// Admission requests and latency (the webhook).
+    pub admission: crate::admission::metrics::AdmissionMetrics,
 }
 
 impl Default for Metrics {
@@ -59,17 +61,27 @@ impl Default for Metrics {
         );
         let policy = crate::policy::PolicyMetrics::default();
         policy.register(&mut registry);
+        let admission = crate::admission::metrics::AdmissionMetrics::default();
+        admission.register(&mut registry);
         Self {
             registry: Arc::new(registry),
             reconciles,
             reconcile_errors,
             reconcile_duration,
             policy,
+            admission,
         }
     }
 }
 
 impl Metrics {
+    /// The process's metrics: the controllers and the webhook of one process share one
+    /// registry, which the health server exposes.
+    pub fn shared() -> Self {
+        static SHARED: std::sync::OnceLock<Metrics> = std::sync::OnceLock::new();
+        SHARED.get_or_init(Metrics::default).clone()
+    }
+
     /// Counts a reconcile and returns a guard that records its duration when dropped.
     pub fn reconcile_started(&self, kind: &str) -> ReconcileTimer {
         let labels = ReconcileLabels { kind: kind.into() };

@@ -1,0 +1,213 @@
+//! The in-memory view admission decides from: every HardenedRelease (by verified digest, as the
+//! release records the policy reads), the Decisions and the Namespaces, each kept current by a
+//! watch (kube-runtime reflectors). A request reads a snapshot; nothing here calls the
+//! registry, and nothing waits on the API server once the stores are synced.
+
+use crate::api::{Decision, HardenedRelease, ReleasePhase};
+use crate::policy::input::{NamespaceInput, NamespaceMeta, ReleaseRecord};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::runtime::{WatchStreamExt, reflector, watcher};
+use kube::{Api, Client, ResourceExt};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The release records, Decisions and Namespaces, as reflector stores.
+#[derive(Clone)]
+pub struct ReleaseIndex {
+    releases: reflector::Store<HardenedRelease>,
+    decisions: reflector::Store<Decision>,
+    namespaces: reflector::Store<Namespace>,
+    synced: Arc<AtomicBool>,
+}
+
+impl ReleaseIndex {
+    /// Starts the three watches on `client` and returns the index; [`Self::synced`] turns true
+    /// once each store has listed its objects. The watches run until the process stops.
+    pub fn start(client: Client) -> Self {
+        let (releases, rw) = reflector::store();
+        let (decisions, dw) = reflector::store();
+        let (namespaces, nw) = reflector::store();
+        spawn_watch(Api::<HardenedRelease>::all(client.clone()), rw);
+        spawn_watch(Api::<Decision>::all(client.clone()), dw);
+        spawn_watch(Api::<Namespace>::all(client), nw);
+        let index = Self {
+            releases,
+            decisions,
+            namespaces,
+            synced: Arc::new(AtomicBool::new(false)),
+        };
+        let waiting = index.clone();
+        tokio::spawn(async move {
+            let ready = futures::future::join3(
+                waiting.releases.wait_until_ready(),
+                waiting.decisions.wait_until_ready(),
+                waiting.namespaces.wait_until_ready(),
+            )
+            .await;
+            if ready.0.is_ok() && ready.1.is_ok() && ready.2.is_ok() {
+                waiting.synced.store(true, Ordering::Release);
+                tracing::info!("admission index synced (releases, decisions, namespaces)");
+            }
+        });
+        index
+    }
+
+    /// True once every store holds a full list; before that admission denies.
+    pub fn synced(&self) -> bool {
+        self.synced.load(Ordering::Acquire)
+    }
+
+    /// The records of every release verified for one of `digests`, by digest.
+    pub fn records(&self, digests: &BTreeSet<&str>) -> BTreeMap<String, Vec<ReleaseRecord>> {
+        let mut out: BTreeMap<String, Vec<ReleaseRecord>> = BTreeMap::new();
+        for release in self.releases.state() {
+            if let Some(record) = record(&release)
+                && digests.contains(record.digest.as_str())
+            {
+                out.entry(record.digest.clone()).or_default().push(record);
+            }
+        }
+        out
+    }
+
+    /// The Decisions of namespace `ns`.
+    pub fn decisions(&self, ns: &str) -> Vec<Decision> {
+        self.decisions
+            .state()
+            .iter()
+            .filter(|d| d.namespace().as_deref() == Some(ns))
+            .map(|d| (**d).clone())
+            .collect()
+    }
+
+    /// Namespace `ns` as the policy reads it, if it exists.
+    pub fn namespace(&self, ns: &str) -> Option<NamespaceInput> {
+        let found = self.namespaces.get(&reflector::ObjectRef::new(ns))?;
+        Some(NamespaceInput {
+            metadata: NamespaceMeta {
+                name: found.name_any(),
+                labels: found.labels().clone(),
+            },
+        })
+    }
+
+    /// The labels of namespace `ns` (empty when unknown).
+    pub fn namespace_labels(&self, ns: &str) -> BTreeMap<String, String> {
+        self.namespace(ns)
+            .map(|n| n.metadata.labels)
+            .unwrap_or_default()
+    }
+}
+
+fn spawn_watch<K>(api: Api<K>, writer: reflector::store::Writer<K>)
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let stream = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects();
+    tokio::spawn(async move {
+        futures::pin_mut!(stream);
+        while let Some(item) = stream.next().await {
+            if let Err(e) = item {
+                tracing::warn!(error = %e, "admission index watch error; retrying with backoff");
+            }
+        }
+    });
+}
+
+/// The admission record of a release: usable when the controller verified it for a digest and
+/// found it Ready; otherwise the reasons it gave. A release without a verified digest has no
+/// record (it cannot be matched to an image yet).
+pub fn record(release: &HardenedRelease) -> Option<ReleaseRecord> {
+    let status = release.status.as_ref()?;
+    let digest = status.verified_digest.clone()?;
+    let ready_condition = status
+        .conditions
+        .iter()
+        .any(|c| c.type_ == "Ready" && c.status == "True");
+    let current = status.observed_generation.is_some()
+        && status.observed_generation == release.metadata.generation;
+    let ready = status.phase == Some(ReleasePhase::Verified) && ready_condition && current;
+    let mut reasons = status.reasons.clone();
+    if !ready && reasons.is_empty() {
+        reasons.push(match status.phase {
+            Some(phase) if !current => format!(
+                "its status ({phase:?}) describes an older generation; wait for the controller to verify the change"
+            ),
+            Some(phase) => format!("it is {phase:?}"),
+            None => "it has not been verified yet".into(),
+        });
+    }
+    Some(ReleaseRecord {
+        name: release.name_any(),
+        namespace: release.namespace().unwrap_or_default(),
+        digest,
+        ready,
+        reasons,
+        overrides: status.overrides.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{HardenedReleaseSpec, HardenedReleaseStatus};
+
+    const D: &str = "sha256:3b0c9a7f1d2e4c5b6a798877665544332211ffeeddccbbaa0099887766554433";
+
+    fn release(phase: ReleasePhase, ready: bool, observed: i64) -> HardenedRelease {
+        let spec: HardenedReleaseSpec =
+            serde_json::from_value(serde_json::json!({"image": format!("r.example/app@{D}")}))
+                .unwrap();
+        let mut r = HardenedRelease::new("app", spec);
+        r.metadata.namespace = Some("team".into());
+        r.metadata.generation = Some(2);
+        r.status = Some(HardenedReleaseStatus {
+            phase: Some(phase),
+            verified_digest: Some(D.into()),
+            observed_generation: Some(observed),
+            conditions: vec![crate::api::condition("Ready", ready, "R", "", None)],
+            ..HardenedReleaseStatus::default()
+        });
+        r
+    }
+
+    #[test]
+    fn only_a_verified_ready_current_release_is_ready() {
+        assert!(
+            record(&release(ReleasePhase::Verified, true, 2))
+                .unwrap()
+                .ready
+        );
+        let blocked = record(&release(ReleasePhase::Blocked, false, 2)).unwrap();
+        assert!(!blocked.ready);
+        assert_eq!(blocked.reasons, ["it is Blocked"]);
+        // Verified, but for an older generation of the spec: not ready until re-verified.
+        let stale = record(&release(ReleasePhase::Verified, true, 1)).unwrap();
+        assert!(!stale.ready && stale.reasons[0].contains("older generation"));
+        // A Ready condition without the Verified phase is not enough, nor the reverse.
+        assert!(
+            !record(&release(ReleasePhase::Verified, false, 2))
+                .unwrap()
+                .ready
+        );
+        assert!(
+            !record(&release(ReleasePhase::Pending, true, 2))
+                .unwrap()
+                .ready
+        );
+        let mut unverified = release(ReleasePhase::Pending, false, 2);
+        unverified.status.as_mut().unwrap().verified_digest = None;
+        assert!(record(&unverified).is_none());
+    }
+}
