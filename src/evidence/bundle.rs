@@ -15,9 +15,9 @@
 use futures::future::try_join_all;
 use serde::Deserialize;
 
+use super::artifacts::AttestationArtifact;
 use super::reference::{Digest, ImageRef};
 use super::registry::{Descriptor, ManifestBody, RegistryClient, RegistryError};
-use super::verify::{AttestationArtifact, AttestationFailure, SignatureFailure};
 
 /// The media type of a v0.3 bundle (layer, manifest artifact type).
 pub const BUNDLE_V03_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
@@ -102,38 +102,46 @@ pub fn parse(bytes: &[u8]) -> Result<Bundle, BundleError> {
     }
 }
 
-/// A bundle's failure, as the signature failure it is when the bundle was meant as a signature.
-pub fn signature_failure(f: AttestationFailure) -> SignatureFailure {
-    match f {
-        AttestationFailure::BadSignature { origin, keys } => {
-            SignatureFailure::UntrustedSigner { origin, keys }
-        }
-        AttestationFailure::SubjectMismatch { origin, subjects } => SignatureFailure::WrongImage {
-            origin,
-            claimed: subjects,
-        },
-        AttestationFailure::Malformed { origin, why } => {
-            SignatureFailure::Malformed { origin, why }
-        }
-        AttestationFailure::PredicateTypeMismatch { ref origin, .. }
-        | AttestationFailure::PredicateInvalid { ref origin, .. } => SignatureFailure::Malformed {
-            origin: origin.clone(),
-            why: f.to_string(),
-        },
-    }
-}
-
 /// The tag of the OCI referrers tag schema for `digest`.
 pub fn referrers_tag(digest: &Digest) -> String {
     format!("sha256-{}", digest.hex())
 }
 
-/// Fetches the bundles referring to `digest`, as attestation artifacts for `verify`.
-pub async fn fetch(
+/// A bundle layer of a referrer, listed but not yet downloaded (so `fetch` can bound what it
+/// downloads).
+#[derive(Debug, Clone)]
+pub struct BundleLayer {
+    pub origin: String,
+    /// The predicate type the (unsigned) referrer manifest claims.
+    pub annotated_predicate_type: Option<String>,
+    pub layer: Descriptor,
+}
+
+impl BundleLayer {
+    /// The downloaded bundle as an attestation artifact for `verify`.
+    pub fn into_artifact(self, bytes: &[u8]) -> AttestationArtifact {
+        match parse(bytes) {
+            Ok(b) => AttestationArtifact {
+                origin: self.origin,
+                annotated_predicate_type: self.annotated_predicate_type,
+                envelope: b.envelope,
+            },
+            // Left for `verify` to report as malformed, under the type the manifest claims.
+            Err(e) => AttestationArtifact {
+                origin: format!("{}: {e}", self.origin),
+                annotated_predicate_type: self.annotated_predicate_type,
+                envelope: Vec::new(),
+            },
+        }
+    }
+}
+
+/// Lists the bundle layers of the referrers of `digest`.
+pub async fn list(
     client: &RegistryClient,
     image: &ImageRef,
     digest: &Digest,
-) -> Result<Vec<AttestationArtifact>, RegistryError> {
+) -> Result<Vec<BundleLayer>, RegistryError> {
     let (listing, referrers) = match client.referrers(image, digest).await? {
         Some(list) => ("referrers API".to_owned(), list),
         None => {
@@ -191,7 +199,7 @@ async fn bundles_of(
     image: &ImageRef,
     listing: &str,
     referrer: &Descriptor,
-) -> Result<Vec<AttestationArtifact>, RegistryError> {
+) -> Result<Vec<BundleLayer>, RegistryError> {
     // A referrer listed but since deleted is no evidence, not an error.
     let Some(m) = client.manifest(image, &referrer.digest).await? else {
         return Ok(vec![]);
@@ -203,32 +211,17 @@ async fn bundles_of(
             why: e.to_string(),
         })?;
     let annotated = body.annotations.get(BUNDLE_PREDICATE_ANNOTATION).cloned();
-    let layers = body
+    Ok(body
         .layers
-        .iter()
+        .into_iter()
         .enumerate()
-        .filter(|(_, l)| l.media_type.starts_with(BUNDLE_MEDIA_TYPE_PREFIX));
-    try_join_all(layers.map(|(i, l)| {
-        let annotated = annotated.clone();
-        async move {
-            let bytes = client.blob(image, &l.digest).await?;
-            let origin = format!("bundle {}[{i}] ({listing})", referrer.digest);
-            Ok::<_, RegistryError>(match parse(&bytes) {
-                Ok(b) => AttestationArtifact {
-                    origin,
-                    annotated_predicate_type: annotated,
-                    envelope: b.envelope,
-                },
-                // Left for `verify` to report as malformed, under the type the manifest claims.
-                Err(e) => AttestationArtifact {
-                    origin: format!("{origin}: {e}"),
-                    annotated_predicate_type: annotated,
-                    envelope: Vec::new(),
-                },
-            })
-        }
-    }))
-    .await
+        .filter(|(_, l)| l.media_type.starts_with(BUNDLE_MEDIA_TYPE_PREFIX))
+        .map(|(i, layer)| BundleLayer {
+            origin: format!("bundle {}[{i}] ({listing})", referrer.digest),
+            annotated_predicate_type: annotated.clone(),
+            layer,
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -2,11 +2,13 @@
 //! verifies them against platform-owned trust authorities.
 //!
 //! The layers, from the outside in: [`reference`] names the image, [`registry`] and [`fetch`]
-//! read what the registry holds for its digest, [`verify`] (pure) decides with the help of
-//! [`trust`], [`dsse`] and [`predicates`]. [`Verifier`] ties them together for the controller
+//! read what the registry holds for its digest ([`artifacts`]), [`verify`] (pure) decides with the
+//! help of [`trust`], [`dsse`], [`predicates`] and [`vulns`], and returns a [`verdict`] whose
+//! vulnerability facts ([`vuln_facts`]) merge every report worst case. [`Verifier`] ties them together for the controller
 //! and the CLI; it is cheap to share and holds one HTTP connection pool. [`keyless`] verifies
 //! Fulcio/Rekor (keyless) signatures offline against a [`trust_root`] file.
 
+pub mod artifacts;
 pub mod bundle;
 pub mod dsse;
 pub mod fetch;
@@ -18,7 +20,10 @@ pub mod registry;
 mod rekor;
 pub mod trust;
 pub mod trust_root;
+pub mod verdict;
 pub mod verify;
+pub mod vuln_facts;
+pub mod vulns;
 
 use std::sync::Arc;
 
@@ -28,6 +33,7 @@ pub use registry::{RegistryClient, RegistryConfig, RegistryError};
 pub use trust::{TrustError, TrustPolicy, TrustedKey};
 pub use trust_root::{TrustRootError, TrustedRoot};
 pub use verify::{Artifacts, Evidence, Problem, Requirements, Verdict};
+pub use vuln_facts::{Budget, VulnFacts};
 
 /// Why an image could not be verified at all (as opposed to a verdict that rejects it).
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +44,8 @@ pub enum Error {
     Registry(#[from] RegistryError),
     #[error(transparent)]
     Trust(#[from] TrustError),
+    #[error(transparent)]
+    Limit(#[from] fetch::LimitError),
     #[error("verification task failed: {0}")]
     Task(String),
 }
@@ -49,6 +57,7 @@ impl Error {
             Self::Reference(_) => "reference",
             Self::Registry(_) => "registry",
             Self::Trust(_) => "trust",
+            Self::Limit(_) => "limit",
             Self::Task(_) => "task",
         }
     }
@@ -68,6 +77,7 @@ pub struct Report {
 pub struct Verifier {
     client: RegistryClient,
     trust: Arc<TrustPolicy>,
+    limits: fetch::FetchLimits,
 }
 
 impl Verifier {
@@ -76,7 +86,14 @@ impl Verifier {
         Ok(Self {
             client: RegistryClient::new(registry)?,
             trust: Arc::new(trust),
+            limits: fetch::FetchLimits::default(),
         })
+    }
+
+    /// The same verifier reading at most `limits` of evidence per image.
+    pub fn with_limits(mut self, limits: fetch::FetchLimits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// The registry client (for resolving digests before deciding whether to verify).
@@ -98,7 +115,7 @@ impl Verifier {
         digest: &Digest,
         req: &Requirements,
     ) -> Result<Report, Error> {
-        let artifacts = fetch::fetch_artifacts(&self.client, image, digest).await?;
+        let artifacts = fetch::fetch_artifacts(&self.client, image, digest, &self.limits).await?;
         // Signature checks are CPU work: keep them off the async reactor.
         let trust = self.trust.clone();
         let (d, r) = (digest.clone(), req.clone());
