@@ -52,7 +52,7 @@ impl Default for FetchLimits {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LimitError {
     #[error(
-        "{image}: {found} signature, attestation and bundle layers ({detail}), more than the limit of {limit}; remove stale ones (`cosign clean`, `cosign attest --replace`) or raise --max-evidence-layers"
+        "{found} signature, attestation and bundle layers ({detail}), more than the limit of {limit}; remove stale ones (`cosign attest --replace`, or `cosign clean` and sign and attest again) or raise --max-evidence-layers"
     )]
     Layers {
         image: String,
@@ -61,14 +61,14 @@ pub enum LimitError {
         limit: usize,
     },
     #[error(
-        "{image}: signature, attestation and bundle layers of {found} bytes in all, more than the limit of {limit} bytes; remove stale ones or raise --max-evidence-bytes"
+        "signature, attestation and bundle layers of {found} bytes in all, more than the limit of {limit} bytes; remove stale ones or raise --max-evidence-bytes"
     )]
     Bytes {
         image: String,
         found: u64,
         limit: u64,
     },
-    #[error("{image}: layer {digest} declares a negative size ({size})")]
+    #[error("layer {digest} declares a negative size ({size})")]
     Size {
         image: String,
         digest: String,

@@ -70,17 +70,14 @@ pub fn verify_at(
 
     // Attestations: verify each, then match them to the requirements. A verified statement of
     // type `bundle::COSIGN_SIGN_PREDICATE` is a signature (Sigstore bundle format). They are
-    // read in the order of their content's digest, so the order of the layers of an unsigned
-    // `.att` manifest (which anyone with push access can change) changes nothing.
-    let mut ordered: Vec<(Digest, &AttestationArtifact)> = artifacts
-        .attestations
-        .iter()
-        .map(|a| (Digest::of(&a.envelope), a))
-        .collect();
-    ordered.sort_by(|(x, a), (y, b)| x.as_str().cmp(y.as_str()).then(a.origin.cmp(&b.origin)));
+    // read in the order of their content (compared as bytes: no hashing of large SBOMs), so the
+    // order of the layers of an unsigned `.att` manifest, which anyone with push access can
+    // change, changes nothing.
+    let mut ordered: Vec<&AttestationArtifact> = artifacts.attestations.iter().collect();
+    ordered.sort_by(|a, b| a.envelope.cmp(&b.envelope).then(a.origin.cmp(&b.origin)));
     let mut failures: Vec<(Vec<String>, AttestationFailure)> = Vec::new();
     let mut read = Read::default();
-    for (_, a) in ordered {
+    for a in ordered {
         match verify_attestation(digest, a, trust) {
             Ok((v, st)) if st.predicate_type == bundle::COSIGN_SIGN_PREDICATE => {
                 evidence.signatures.push(VerifiedSignature {
