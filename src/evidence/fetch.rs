@@ -76,6 +76,15 @@ pub enum LimitError {
     },
 }
 
+/// Why the evidence of a digest could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Limit(#[from] LimitError),
+}
+
 /// The tag cosign stores `suffix` (`sig`, `att`) artifacts of `digest` under.
 pub fn cosign_tag(digest: &Digest, suffix: &str) -> String {
     format!("sha256-{}.{suffix}", digest.hex())
@@ -87,7 +96,7 @@ pub async fn fetch_artifacts(
     image: &ImageRef,
     digest: &Digest,
     limits: &FetchLimits,
-) -> Result<Artifacts, super::Error> {
+) -> Result<Artifacts, FetchError> {
     let sig_tag = cosign_tag(digest, "sig");
     let att_tag = cosign_tag(digest, "att");
     let (sig, att, bundles) = futures::try_join!(

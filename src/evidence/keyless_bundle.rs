@@ -6,11 +6,35 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::keyless::{Content, KeylessError, Material, b64};
+use super::crypto::b64;
 use super::rekor::{InclusionProof, TlogEntry};
 
-fn malformed(s: impl Into<String>) -> KeylessError {
-    KeylessError::MalformedBundle(s.into())
+/// What was signed.
+#[derive(Debug, Clone)]
+pub(crate) enum Content {
+    Message {
+        /// The digest the bundle claims, if it states one.
+        digest: Option<Vec<u8>>,
+        signature: Vec<u8>,
+    },
+    Dsse {
+        payload_type: String,
+        payload: Vec<u8>,
+        signature: Vec<u8>,
+    },
+}
+
+/// A bundle reduced to what verification needs.
+#[derive(Debug, Clone)]
+pub(crate) struct Material {
+    pub leaf_der: Vec<u8>,
+    pub content: Content,
+    pub tlog_entries: Vec<TlogEntry>,
+}
+
+/// Why material does not parse (the keyless verifier reports it as a malformed bundle).
+fn malformed(s: impl Into<String>) -> String {
+    s.into()
 }
 
 #[derive(Deserialize)]
@@ -108,7 +132,7 @@ struct RawEnvelopeSig {
 }
 
 /// Protobuf JSON writes int64 as a string; accept numbers too.
-fn int(v: &Value, field: &str) -> Result<i64, KeylessError> {
+fn int(v: &Value, field: &str) -> Result<i64, String> {
     match v {
         Value::String(s) => s.parse().ok(),
         Value::Number(n) => n.as_i64(),
@@ -117,11 +141,11 @@ fn int(v: &Value, field: &str) -> Result<i64, KeylessError> {
     .ok_or_else(|| malformed(format!("{field} is not an integer")))
 }
 
-fn b64_field(s: &str, field: &str) -> Result<Vec<u8>, KeylessError> {
+fn b64_field(s: &str, field: &str) -> Result<Vec<u8>, String> {
     b64(s).ok_or_else(|| malformed(format!("{field} is not base64")))
 }
 
-pub(crate) fn parse_bundle(json: &[u8]) -> Result<Material, KeylessError> {
+pub(crate) fn parse_bundle(json: &[u8]) -> Result<Material, String> {
     let raw: RawBundle = serde_json::from_slice(json)
         .map_err(|e| malformed(format!("not a Sigstore bundle: {e}")))?;
     if !raw
@@ -216,7 +240,7 @@ pub(crate) fn parse_bundle(json: &[u8]) -> Result<Material, KeylessError> {
                 inclusion_proof,
             })
         })
-        .collect::<Result<Vec<_>, KeylessError>>()?;
+        .collect::<Result<Vec<_>, String>>()?;
     Ok(Material {
         leaf_der,
         content,
@@ -246,7 +270,7 @@ pub(crate) fn parse_cosign_layer(
     signature_b64: &str,
     certificate_pem: &str,
     bundle_annotation: &str,
-) -> Result<Material, KeylessError> {
+) -> Result<Material, String> {
     let leaf_der = pem_der(certificate_pem)?;
     let b: CosignBundle = serde_json::from_str(bundle_annotation)
         .map_err(|e| malformed(format!("cosign bundle annotation: {e}")))?;
@@ -272,17 +296,8 @@ pub(crate) fn parse_cosign_layer(
 }
 
 /// The DER of the first PEM block in `pem`.
-fn pem_der(pem: &str) -> Result<Vec<u8>, KeylessError> {
-    let body: String = pem
-        .lines()
-        .skip_while(|l| !l.starts_with("-----BEGIN"))
-        .skip(1)
-        .take_while(|l| !l.starts_with("-----END"))
-        .collect();
-    if body.is_empty() {
-        return Err(malformed("certificate is not PEM"));
-    }
-    b64_field(&body, "certificate PEM")
+fn pem_der(pem: &str) -> Result<Vec<u8>, String> {
+    super::crypto::pem_der(pem.as_bytes()).ok_or_else(|| malformed("certificate is not PEM"))
 }
 
 /// Checks that the Rekor entry body names this signature, this certificate and this content
@@ -292,12 +307,10 @@ pub(crate) fn check_entry_body(
     m: &Material,
     signature: &[u8],
     signed_hash: &[u8],
-) -> Result<(), KeylessError> {
-    let mismatch = |what: &str| {
-        KeylessError::TransparencyLog(format!("the log entry does not match the bundle's {what}"))
-    };
+) -> Result<(), String> {
+    let mismatch = |what: &str| format!("the log entry does not match the bundle's {what}");
     let body: Value = serde_json::from_slice(&entry.body)
-        .map_err(|_| KeylessError::TransparencyLog("the log entry body is not JSON".into()))?;
+        .map_err(|_| "the log entry body is not JSON".to_owned())?;
     let kind = body["kind"].as_str().unwrap_or_default();
     let version = body["apiVersion"].as_str().unwrap_or_default();
     let spec = &body["spec"];
@@ -345,9 +358,9 @@ pub(crate) fn check_entry_body(
             }
             Ok(())
         }
-        _ => Err(KeylessError::TransparencyLog(format!(
+        _ => Err(format!(
             "log entry kind {kind} {version} is not supported (hashedrekord 0.0.1, dsse 0.0.1)"
-        ))),
+        )),
     }
 }
 
@@ -366,10 +379,7 @@ mod tests {
             br#"{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{}}"#,
             br#"{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{"certificate":{"rawBytes":"AAAA"}}}"#,
         ] {
-            assert!(matches!(
-                parse_bundle(bad),
-                Err(KeylessError::MalformedBundle(_))
-            ));
+            assert!(parse_bundle(bad).is_err());
         }
         assert!(parse_cosign_layer("AAAA", "not pem", "{}").is_err());
     }

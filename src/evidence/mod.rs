@@ -10,6 +10,7 @@
 
 pub mod artifacts;
 pub mod bundle;
+mod crypto;
 pub mod dsse;
 pub mod fetch;
 pub mod keyless;
@@ -48,6 +49,15 @@ pub enum Error {
     Limit(#[from] fetch::LimitError),
     #[error("verification task failed: {0}")]
     Task(String),
+}
+
+impl From<fetch::FetchError> for Error {
+    fn from(e: fetch::FetchError) -> Self {
+        match e {
+            fetch::FetchError::Registry(e) => Self::Registry(e),
+            fetch::FetchError::Limit(e) => Self::Limit(e),
+        }
+    }
 }
 
 impl Error {

@@ -39,7 +39,7 @@ impl TrustedKey {
             name: name.clone(),
             why: e.to_string(),
         })?;
-        let der = pem_body(pem).ok_or_else(|| TrustError::Key {
+        let der = super::crypto::pem_der(pem).ok_or_else(|| TrustError::Key {
             name: name.clone(),
             why: "no PEM body".into(),
         })?;
@@ -97,17 +97,6 @@ fn ed25519_from_spki(der: &[u8]) -> Option<ed25519_dalek::VerifyingKey> {
     ];
     let raw: &[u8; 32] = der.strip_prefix(&HEADER[..])?.try_into().ok()?;
     ed25519_dalek::VerifyingKey::from_bytes(raw).ok()
-}
-
-fn pem_body(pem: &[u8]) -> Option<Vec<u8>> {
-    let text = std::str::from_utf8(pem).ok()?;
-    let body: String = text
-        .lines()
-        .skip_while(|l| !l.starts_with("-----BEGIN"))
-        .skip(1)
-        .take_while(|l| !l.starts_with("-----END"))
-        .collect();
-    super::dsse::decode_b64(&body)
 }
 
 /// The set of authorities a verification trusts, and what the platform demands of the evidence

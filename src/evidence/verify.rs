@@ -240,7 +240,7 @@ fn verify_signature(
     if let Some(cert) = &s.certificate {
         return verify_keyless_signature(digest, s, cert, trust);
     }
-    let sig = dsse::decode_b64(&s.signature)
+    let sig = super::crypto::b64(&s.signature)
         .ok_or_else(|| malformed(format!("annotation {SIGNATURE_ANNOTATION} is not base64")))?;
     let key = trust
         .key_for(&sig, &s.payload)
