@@ -3,7 +3,7 @@
 //!
 //! Exit status: 0 accepted; 1 rejected (each reason printed), also when the image carries more
 //! evidence than the fetch limits allow; 2 bad invocation or configuration (unreadable key, bad
-//! reference); 3 the registry could not be read.
+//! reference); 3 the registry could not be read (in time: see --deadline).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -91,7 +91,7 @@ pub struct VerifyArgs {
 }
 
 /// Flags of `verify` on the evidence itself: the rest of the vulnerability budget, the age of
-/// the report, the provenance's builder and source, and how much evidence is read.
+/// the report, the provenance's builder and source, and how much evidence is read, for how long.
 #[derive(Debug, Clone, Args)]
 pub struct RulesArgs {
     /// Low vulnerabilities allowed (unlimited when absent).
@@ -117,6 +117,10 @@ pub struct RulesArgs {
     /// (`github.com/org/repo`; scheme, `git+` and `@ref` are ignored).
     #[arg(long, env = "RELEASE_GATE_VERIFY_SOURCE_URI")]
     pub source_uri: Option<String>,
+
+    /// How long one verification may take, in seconds (all its registry calls and checks).
+    #[arg(long, env = "RELEASE_GATE_VERIFY_DEADLINE", default_value_t = crate::evidence::DEFAULT_DEADLINE.as_secs())]
+    pub deadline: u64,
 
     /// The most signature, attestation and bundle layers read per image; more is an error.
     #[arg(long, env = "RELEASE_GATE_VERIFY_MAX_EVIDENCE_LAYERS", default_value_t = crate::evidence::fetch::DEFAULT_MAX_LAYERS)]
@@ -215,7 +219,7 @@ pub fn run(args: VerifyArgs) -> ExitCode {
             eprintln!("release-gate verify: {}: {e}", args.image);
             match e {
                 Error::Limit(_) => ExitCode::from(1),
-                Error::Registry(_) | Error::Task(_) => ExitCode::from(3),
+                Error::Registry(_) | Error::Task(_) | Error::Deadline { .. } => ExitCode::from(3),
                 Error::Reference(_) | Error::Trust(_) => ExitCode::from(2),
             }
         }
@@ -252,6 +256,7 @@ fn setup(args: &VerifyArgs) -> Result<(Verifier, Requirements), String> {
         source_uri,
         max_evidence_layers,
         max_evidence_bytes,
+        deadline,
     } = rules.as_ref();
     let file: PolicyFile = match policy {
         Some(p) => serde_yaml::from_slice(&read(p, "trust policy")?)
@@ -336,7 +341,11 @@ fn setup(args: &VerifyArgs) -> Result<(Verifier, Requirements), String> {
     };
     let verifier = Verifier::new(registry, trust)
         .map_err(|e| e.to_string())?
-        .with_limits(limits);
+        .with_limits(limits)
+        .with_bounds(
+            crate::evidence::DEFAULT_CONCURRENCY,
+            Duration::from_secs((*deadline).max(1)),
+        );
     Ok((verifier, req))
 }
 
