@@ -230,8 +230,8 @@ fn read(path: &Path, what: &str) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("cannot read {what} {}: {e}", path.display()))
 }
 
-/// Builds the verifier and requirements from the flags and the policy file.
-fn setup(args: &VerifyArgs) -> Result<(Verifier, Requirements), String> {
+/// The trust policy and requirements from the flags and the policy file (flags win).
+fn trust_and_requirements(args: &VerifyArgs) -> Result<(TrustPolicy, Requirements), String> {
     let VerifyArgs {
         image: _,
         keys,
@@ -241,10 +241,10 @@ fn setup(args: &VerifyArgs) -> Result<(Verifier, Requirements), String> {
         max_high,
         max_medium,
         rules,
-        registry_config,
-        insecure_registries,
-        ca_file,
-        timeout,
+        registry_config: _,
+        insecure_registries: _,
+        ca_file: _,
+        timeout: _,
         keyless,
         output: _,
     } = args;
@@ -254,9 +254,9 @@ fn setup(args: &VerifyArgs) -> Result<(Verifier, Requirements), String> {
         max_report_age,
         builder_id,
         source_uri,
-        max_evidence_layers,
-        max_evidence_bytes,
-        deadline,
+        max_evidence_layers: _,
+        max_evidence_bytes: _,
+        deadline: _,
     } = rules.as_ref();
     let file: PolicyFile = match policy {
         Some(p) => serde_yaml::from_slice(&read(p, "trust policy")?)
@@ -321,6 +321,38 @@ fn setup(args: &VerifyArgs) -> Result<(Verifier, Requirements), String> {
         low: max_low.or(low),
         unknown: max_unknown.or(unknown),
     };
+    Ok((trust, req))
+}
+
+/// Builds the verifier and requirements from the flags and the policy file.
+fn setup(args: &VerifyArgs) -> Result<(Verifier, Requirements), String> {
+    let (trust, req) = trust_and_requirements(args)?;
+    let VerifyArgs {
+        image: _,
+        keys: _,
+        policy: _,
+        require: _,
+        max_critical: _,
+        max_high: _,
+        max_medium: _,
+        rules,
+        registry_config,
+        insecure_registries,
+        ca_file,
+        timeout,
+        keyless: _,
+        output: _,
+    } = args;
+    let RulesArgs {
+        max_low: _,
+        max_unknown: _,
+        max_report_age: _,
+        builder_id: _,
+        source_uri: _,
+        max_evidence_layers,
+        max_evidence_bytes,
+        deadline,
+    } = rules.as_ref();
     let credentials = match registry_config {
         Some(p) => parse_docker_config(&read(p, "registry config")?).map_err(|e| e.to_string())?,
         None => Default::default(),
@@ -521,7 +553,95 @@ pub fn render_human(r: &Report) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::required_names;
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: VerifyArgs,
+    }
+
+    fn parse(extra: &[&str], policy: &str) -> Result<(TrustPolicy, Requirements), String> {
+        let dir = tempfile::tempdir().unwrap();
+        let pem = sigstore::crypto::SigningScheme::ECDSA_P256_SHA256_ASN1
+            .create_signer()
+            .unwrap()
+            .to_sigstore_keypair()
+            .unwrap()
+            .public_key_to_pem()
+            .unwrap();
+        let key = dir.path().join("cosign.pub");
+        std::fs::write(&key, pem).unwrap();
+        let file = dir.path().join("trust.yaml");
+        std::fs::write(&file, policy).unwrap();
+        let mut argv = vec!["verify", "registry.example/app:v1", "--key"];
+        let (key, file) = (key.display().to_string(), file.display().to_string());
+        argv.extend([key.as_str(), "--policy", file.as_str()]);
+        argv.extend(extra);
+        trust_and_requirements(&Cli::try_parse_from(argv).map_err(|e| e.to_string())?.args)
+    }
+
+    #[test]
+    fn the_policy_file_sets_the_trust_configuration_and_flags_win() {
+        let file = "builderId: https://github.com/o/builder\nsourceUri: github.com/o/r\nmaxReportAge: 36h\nvulnerabilityBudget: {critical: 1, low: 3, unknown: 0}\n";
+        let (trust, req) = parse(&[], file).unwrap();
+        assert_eq!(
+            trust.provenance.builder_id.as_deref(),
+            Some("https://github.com/o/builder")
+        );
+        assert_eq!(
+            trust.provenance.source_uri.as_deref(),
+            Some("github.com/o/r")
+        );
+        assert_eq!(trust.max_report_age, Duration::from_secs(36 * 3600));
+        assert_eq!(
+            req.budget,
+            Budget {
+                critical: 1,
+                high: None,
+                medium: None,
+                low: Some(3),
+                unknown: Some(0)
+            }
+        );
+        let (trust, req) = parse(
+            &[
+                "--builder-id",
+                "https://b",
+                "--max-report-age",
+                "1d",
+                "--max-unknown",
+                "5",
+            ],
+            file,
+        )
+        .unwrap();
+        assert_eq!(trust.provenance.builder_id.as_deref(), Some("https://b"));
+        assert_eq!(trust.max_report_age, Duration::from_secs(86_400));
+        assert_eq!(req.budget.unknown, Some(5));
+        // Defaults: 7 days, no builder required, unknown unbudgeted.
+        let (trust, req) = parse(&[], "{}").unwrap();
+        assert_eq!(
+            trust.max_report_age,
+            crate::evidence::vuln_facts::DEFAULT_MAX_REPORT_AGE
+        );
+        assert!(trust.provenance.is_empty());
+        assert_eq!(req.budget.unknown, None);
+    }
+
+    #[test]
+    fn bad_trust_configuration_is_named() {
+        let e = parse(&["--max-report-age", "a week"], "{}").unwrap_err();
+        assert!(
+            e.contains("--max-report-age") && e.contains("a week"),
+            "{e}"
+        );
+        let e = parse(&[], "vulnerabilityBudget: {severe: 1}").unwrap_err();
+        assert!(e.contains("severe"), "{e}");
+        let e = parse(&[], "maxAge: 7d").unwrap_err();
+        assert!(e.contains("maxAge"), "{e}");
+    }
 
     fn names(file: &[&str], flags: &[&str]) -> Result<Vec<String>, String> {
         required_names(
