@@ -168,8 +168,8 @@ pub fn verify_bundle(
     root: &TrustedRoot,
     identity: &KeylessIdentity,
 ) -> Result<VerifiedKeyless, KeylessError> {
-    let material =
-        keyless_bundle::parse_bundle(bundle_json).map_err(KeylessError::MalformedBundle)?;
+    let material = keyless_bundle::parse_bundle(bundle_json)
+        .map_err(|e| KeylessError::MalformedBundle(e.to_string()))?;
     verify_material(&material, artifact, root, identity)
 }
 
@@ -186,7 +186,7 @@ pub fn verify_cosign_layer(
 ) -> Result<VerifiedKeyless, KeylessError> {
     let material =
         keyless_bundle::parse_cosign_layer(signature_b64, certificate_pem, bundle_annotation)
-            .map_err(KeylessError::MalformedBundle)?;
+            .map_err(|e| KeylessError::MalformedBundle(e.to_string()))?;
     verify_material(&material, Artifact::Bytes(payload), root, identity)
 }
 
@@ -198,6 +198,12 @@ pub(crate) fn verify_material(
 ) -> Result<VerifiedKeyless, KeylessError> {
     let malformed = |s: String| KeylessError::MalformedBundle(s);
     let tlog_err = KeylessError::TransparencyLog;
+    let leaf_der = m.leaf_der.as_deref().ok_or_else(|| {
+        malformed(
+            "no certificate: not a keyless bundle (a public-key bundle is verified with --key)"
+                .into(),
+        )
+    })?;
 
     // 1. Transparency log: the SET authenticates the integrated time.
     let entry = m
@@ -223,9 +229,9 @@ pub(crate) fn verify_material(
     }
 
     // 2. Chain to a trusted Fulcio CA at the integrated time.
-    let cert = Certificate::from_der(&m.leaf_der)
+    let cert = Certificate::from_der(leaf_der)
         .map_err(|e| malformed(format!("certificate is not DER X.509: {e}")))?;
-    verify_chain(&m.leaf_der, root, time)?;
+    verify_chain(leaf_der, root, time)?;
 
     // 3. Identity.
     let (subject, issuer) = identity_of(&cert)?;
@@ -305,7 +311,7 @@ pub(crate) fn verify_material(
         issuer,
         integrated_time: time,
         log_index: entry.log_index,
-        certificate_fingerprint: format!("sha256:{}", hex::encode(Sha256::digest(&m.leaf_der))),
+        certificate_fingerprint: format!("sha256:{}", hex::encode(Sha256::digest(leaf_der))),
     })
 }
 
