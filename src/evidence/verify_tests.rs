@@ -489,6 +489,11 @@ fn provenance_must_name_the_required_builder_and_source() {
         matches!(&v.problems[..], [Problem::ProvenanceMismatch { mismatch, .. }] if mismatch.field == "builder id"),
         "{v:?}"
     );
+    // As the CLI's JSON output carries it.
+    let json = serde_json::to_value(&v.problems[0]).unwrap();
+    assert_eq!(json["problem"], "provenanceMismatch");
+    assert_eq!(json["field"], "builder id");
+    assert_eq!(json["found"], "https://github.com/attacker/builder");
     // Without any provenance, a required builder is not named.
     let none = Artifacts {
         signatures: vec![simple_signing(&s, &d)],
