@@ -107,10 +107,10 @@ fn main() {
         })
         .collect();
     let trust = TrustPolicy {
-        keyless: vec![],
         keys: vec![
             TrustedKey::from_pem("cosign.pub", &std::fs::read(&key.public).unwrap()).unwrap(),
         ],
+        ..Default::default()
     };
     let verifier = Verifier::new(
         RegistryConfig {
@@ -122,7 +122,7 @@ fn main() {
     .unwrap();
     let req = Requirements::new(
         &["cyclonedx", "slsaprovenance", "vuln"].map(String::from),
-        VulnerabilityBudget::default(),
+        &VulnerabilityBudget::default(),
     );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

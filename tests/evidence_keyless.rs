@@ -269,11 +269,11 @@ fn keyless_signature_layers_are_routed_to_keyless_authorities() {
         SignatureFailure::UntrustedSigner { .. }
     ));
     let trust = TrustPolicy {
-        keys: vec![],
         keyless: vec![KeylessAuthority {
             root: std::sync::Arc::new(root()),
             identity: exact(KW_SUBJECT, GITHUB_ISSUER),
         }],
+        ..Default::default()
     };
     let f = failure(&trust);
     assert!(matches!(f, SignatureFailure::KeylessRejected { .. }), "{f}");

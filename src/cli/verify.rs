@@ -1,8 +1,9 @@
 //! `release-gate verify`: checks an image's signature and attestations, as CI would, with the
 //! same library the controller uses.
 //!
-//! Exit status: 0 accepted; 1 rejected (each reason printed); 2 bad invocation or configuration
-//! (unreadable key, bad reference); 3 the registry could not be read.
+//! Exit status: 0 accepted; 1 rejected (each reason printed), also when the image carries more
+//! evidence than the fetch limits allow; 2 bad invocation or configuration (unreadable key, bad
+//! reference); 3 the registry could not be read (in time: see --deadline).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -12,9 +13,13 @@ use clap::{Args, ValueEnum};
 use serde::Deserialize;
 
 use crate::api::VulnerabilityBudget;
+use crate::evidence::fetch::FetchLimits;
+use crate::evidence::predicates::ProvenanceRequirements;
 use crate::evidence::registry::parse_docker_config;
+use crate::evidence::vuln_facts::parse_duration;
 use crate::evidence::{
-    Error, Evidence, RegistryConfig, Report, Requirements, TrustPolicy, TrustedKey, Verifier,
+    Budget, Error, Evidence, RegistryConfig, Report, Requirements, TrustPolicy, TrustedKey,
+    Verifier,
 };
 
 /// Flags of `verify`.
@@ -29,7 +34,8 @@ pub struct VerifyArgs {
     pub keys: Vec<PathBuf>,
 
     /// A trust policy file (YAML): `keys` (each `{name, path}` or `{name, pem}`), `require`,
-    /// `vulnerabilityBudget`. Flags add to it.
+    /// `vulnerabilityBudget` (`critical`, `high`, `medium`, `low`, `unknown`), `builderId`,
+    /// `sourceUri`, `maxReportAge`. Flags add to it, or override it.
     #[arg(long, env = "RELEASE_GATE_VERIFY_POLICY")]
     pub policy: Option<PathBuf>,
 
@@ -51,6 +57,10 @@ pub struct VerifyArgs {
     /// Medium vulnerabilities allowed (unlimited when absent).
     #[arg(long, env = "RELEASE_GATE_VERIFY_MAX_MEDIUM")]
     pub max_medium: Option<u32>,
+
+    /// What the evidence must say beyond the signature (boxed: clap's flattened flags).
+    #[command(flatten)]
+    pub rules: Box<RulesArgs>,
 
     /// Registry credentials: a docker `config.json` / `.dockerconfigjson` file.
     #[arg(long, env = "RELEASE_GATE_REGISTRY_CONFIG")]
@@ -80,6 +90,48 @@ pub struct VerifyArgs {
     pub output: Output,
 }
 
+/// Flags of `verify` on the evidence itself: the rest of the vulnerability budget, the age of
+/// the report, the provenance's builder and source, and how much evidence is read, for how long.
+#[derive(Debug, Clone, Args)]
+pub struct RulesArgs {
+    /// Low vulnerabilities allowed (unlimited when absent).
+    #[arg(long, env = "RELEASE_GATE_VERIFY_MAX_LOW")]
+    pub max_low: Option<u32>,
+
+    /// Findings of unknown severity allowed (no label and no CVSS v3/v4 score; unlimited when
+    /// absent).
+    #[arg(long, env = "RELEASE_GATE_VERIFY_MAX_UNKNOWN")]
+    pub max_unknown: Option<u32>,
+
+    /// How old the newest vulnerability report may be (`7d`, `36h`, `90m`); older, or undated,
+    /// the evidence is stale and the image rejected. Default 7d.
+    #[arg(long, env = "RELEASE_GATE_VERIFY_MAX_REPORT_AGE")]
+    pub max_report_age: Option<String>,
+
+    /// The builder every SLSA provenance must name, as slsa-verifier's --builder-id: without
+    /// `@ref` any version of that builder matches, with it only that version.
+    #[arg(long, env = "RELEASE_GATE_VERIFY_BUILDER_ID")]
+    pub builder_id: Option<String>,
+
+    /// The source repository every SLSA provenance must name, as slsa-verifier's --source-uri
+    /// (`github.com/org/repo`; scheme, `git+` and `@ref` are ignored).
+    #[arg(long, env = "RELEASE_GATE_VERIFY_SOURCE_URI")]
+    pub source_uri: Option<String>,
+
+    /// How long one verification may take, in seconds (all its registry calls and checks).
+    #[arg(long, env = "RELEASE_GATE_VERIFY_DEADLINE", default_value_t = crate::evidence::DEFAULT_DEADLINE.as_secs())]
+    pub deadline: u64,
+
+    /// The most signature, attestation and bundle layers read per image; more is an error.
+    #[arg(long, env = "RELEASE_GATE_VERIFY_MAX_EVIDENCE_LAYERS", default_value_t = crate::evidence::fetch::DEFAULT_MAX_LAYERS)]
+    pub max_evidence_layers: usize,
+
+    /// The most bytes of signature, attestation and bundle layers read per image (by their
+    /// declared sizes, checked before anything is downloaded); more is an error.
+    #[arg(long, env = "RELEASE_GATE_VERIFY_MAX_EVIDENCE_BYTES", default_value_t = crate::evidence::fetch::DEFAULT_MAX_BYTES)]
+    pub max_evidence_bytes: u64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
     Human,
@@ -95,7 +147,26 @@ struct PolicyFile {
     #[serde(default)]
     require: Vec<String>,
     #[serde(default)]
-    vulnerability_budget: Option<VulnerabilityBudget>,
+    vulnerability_budget: Option<FileBudget>,
+    #[serde(default)]
+    builder_id: Option<String>,
+    #[serde(default)]
+    source_uri: Option<String>,
+    #[serde(default)]
+    max_report_age: Option<String>,
+}
+
+/// The vulnerability budget of the policy file: absent severities are unlimited, except
+/// critical (0).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileBudget {
+    #[serde(default)]
+    critical: u32,
+    high: Option<u32>,
+    medium: Option<u32>,
+    low: Option<u32>,
+    unknown: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -147,7 +218,8 @@ pub fn run(args: VerifyArgs) -> ExitCode {
         Err(e) => {
             eprintln!("release-gate verify: {}: {e}", args.image);
             match e {
-                Error::Registry(_) | Error::Task(_) => ExitCode::from(3),
+                Error::Limit(_) => ExitCode::from(1),
+                Error::Registry(_) | Error::Task(_) | Error::Deadline { .. } => ExitCode::from(3),
                 Error::Reference(_) | Error::Trust(_) => ExitCode::from(2),
             }
         }
@@ -158,8 +230,8 @@ fn read(path: &Path, what: &str) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("cannot read {what} {}: {e}", path.display()))
 }
 
-/// Builds the verifier and requirements from the flags and the policy file.
-fn setup(args: &VerifyArgs) -> Result<(Verifier, Requirements), String> {
+/// The trust policy and requirements from the flags and the policy file (flags win).
+fn trust_and_requirements(args: &VerifyArgs) -> Result<(TrustPolicy, Requirements), String> {
     let VerifyArgs {
         image: _,
         keys,
@@ -168,13 +240,24 @@ fn setup(args: &VerifyArgs) -> Result<(Verifier, Requirements), String> {
         max_critical,
         max_high,
         max_medium,
-        registry_config,
-        insecure_registries,
-        ca_file,
-        timeout,
+        rules,
+        registry_config: _,
+        insecure_registries: _,
+        ca_file: _,
+        timeout: _,
         keyless,
         output: _,
     } = args;
+    let RulesArgs {
+        max_low,
+        max_unknown,
+        max_report_age,
+        builder_id,
+        source_uri,
+        max_evidence_layers: _,
+        max_evidence_bytes: _,
+        deadline: _,
+    } = rules.as_ref();
     let file: PolicyFile = match policy {
         Some(p) => serde_yaml::from_slice(&read(p, "trust policy")?)
             .map_err(|e| format!("trust policy {} does not parse: {e}", p.display()))?,
@@ -207,17 +290,69 @@ fn setup(args: &VerifyArgs) -> Result<(Verifier, Requirements), String> {
             .push(TrustedKey::from_pem(name, &pem).map_err(|e| e.to_string())?);
     }
     trust.keyless.extend(keyless.authority()?);
-    let mut budget = file.vulnerability_budget.unwrap_or_default();
-    if let Some(c) = max_critical {
-        budget.critical = *c;
+    trust.provenance = ProvenanceRequirements {
+        builder_id: builder_id
+            .clone()
+            .or(file.builder_id)
+            .filter(|s| !s.is_empty()),
+        source_uri: source_uri
+            .clone()
+            .or(file.source_uri)
+            .filter(|s| !s.is_empty()),
+    };
+    if let Some(age) = max_report_age.as_ref().or(file.max_report_age.as_ref()) {
+        trust.max_report_age = parse_duration(age).map_err(|e| format!("--max-report-age {e}"))?;
     }
-    if max_high.is_some() {
-        budget.high = *max_high;
-    }
-    if max_medium.is_some() {
-        budget.medium = *max_medium;
-    }
-    let req = Requirements::new(&required_names(file.require, require)?, budget);
+    let FileBudget {
+        critical,
+        high,
+        medium,
+        low,
+        unknown,
+    } = file.vulnerability_budget.unwrap_or_default();
+    let mut req = Requirements::new(
+        &required_names(file.require, require)?,
+        &VulnerabilityBudget::default(),
+    );
+    req.budget = Budget {
+        critical: max_critical.unwrap_or(critical),
+        high: max_high.or(high),
+        medium: max_medium.or(medium),
+        low: max_low.or(low),
+        unknown: max_unknown.or(unknown),
+    };
+    Ok((trust, req))
+}
+
+/// Builds the verifier and requirements from the flags and the policy file.
+fn setup(args: &VerifyArgs) -> Result<(Verifier, Requirements), String> {
+    let (trust, req) = trust_and_requirements(args)?;
+    let VerifyArgs {
+        image: _,
+        keys: _,
+        policy: _,
+        require: _,
+        max_critical: _,
+        max_high: _,
+        max_medium: _,
+        rules,
+        registry_config,
+        insecure_registries,
+        ca_file,
+        timeout,
+        keyless: _,
+        output: _,
+    } = args;
+    let RulesArgs {
+        max_low: _,
+        max_unknown: _,
+        max_report_age: _,
+        builder_id: _,
+        source_uri: _,
+        max_evidence_layers,
+        max_evidence_bytes,
+        deadline,
+    } = rules.as_ref();
     let credentials = match registry_config {
         Some(p) => parse_docker_config(&read(p, "registry config")?).map_err(|e| e.to_string())?,
         None => Default::default(),
@@ -232,7 +367,17 @@ fn setup(args: &VerifyArgs) -> Result<(Verifier, Requirements), String> {
         credentials,
         timeout: Some(Duration::from_secs((*timeout).max(1))),
     };
-    let verifier = Verifier::new(registry, trust).map_err(|e| e.to_string())?;
+    let limits = FetchLimits {
+        max_layers: *max_evidence_layers,
+        max_bytes: *max_evidence_bytes,
+    };
+    let verifier = Verifier::new(registry, trust)
+        .map_err(|e| e.to_string())?
+        .with_limits(limits)
+        .with_bounds(
+            crate::evidence::DEFAULT_CONCURRENCY,
+            Duration::from_secs((*deadline).max(1)),
+        );
     Ok((verifier, req))
 }
 
@@ -355,17 +500,37 @@ pub fn render_human(r: &Report) -> String {
         );
     }
     if let Some(v) = &ev.vulnerabilities {
-        let c = &v.counts;
+        let reports = v
+            .reports
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} scanned {}",
+                    r.format,
+                    r.scan_time.as_deref().unwrap_or("at an unknown time")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
         let _ = writeln!(
             out,
-            "  vulns       {}: {} critical, {} high, {} medium, {} low, {} unknown",
-            v.scanner, c.critical, c.high, c.medium, c.low, c.unknown
+            "  vulns       {} critical, {} high, {} medium, {} low, {} unknown{} ({reports})",
+            v.critical,
+            v.high,
+            v.medium,
+            v.low,
+            v.unknown,
+            if v.stale { ", STALE" } else { "" }
         );
-        for a in &v.top {
+        for a in v
+            .findings
+            .iter()
+            .take(crate::evidence::verify::TOP_ADVISORIES)
+        {
             let _ = writeln!(
                 out,
-                "              {:?} {} in {}{}",
-                a.severity,
+                "              {} {} in {}{}",
+                a.severity.as_str(),
                 a.id,
                 a.package,
                 a.fixed_version
@@ -388,7 +553,95 @@ pub fn render_human(r: &Report) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::required_names;
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: VerifyArgs,
+    }
+
+    fn parse(extra: &[&str], policy: &str) -> Result<(TrustPolicy, Requirements), String> {
+        let dir = tempfile::tempdir().unwrap();
+        let pem = sigstore::crypto::SigningScheme::ECDSA_P256_SHA256_ASN1
+            .create_signer()
+            .unwrap()
+            .to_sigstore_keypair()
+            .unwrap()
+            .public_key_to_pem()
+            .unwrap();
+        let key = dir.path().join("cosign.pub");
+        std::fs::write(&key, pem).unwrap();
+        let file = dir.path().join("trust.yaml");
+        std::fs::write(&file, policy).unwrap();
+        let mut argv = vec!["verify", "registry.example/app:v1", "--key"];
+        let (key, file) = (key.display().to_string(), file.display().to_string());
+        argv.extend([key.as_str(), "--policy", file.as_str()]);
+        argv.extend(extra);
+        trust_and_requirements(&Cli::try_parse_from(argv).map_err(|e| e.to_string())?.args)
+    }
+
+    #[test]
+    fn the_policy_file_sets_the_trust_configuration_and_flags_win() {
+        let file = "builderId: https://github.com/o/builder\nsourceUri: github.com/o/r\nmaxReportAge: 36h\nvulnerabilityBudget: {critical: 1, low: 3, unknown: 0}\n";
+        let (trust, req) = parse(&[], file).unwrap();
+        assert_eq!(
+            trust.provenance.builder_id.as_deref(),
+            Some("https://github.com/o/builder")
+        );
+        assert_eq!(
+            trust.provenance.source_uri.as_deref(),
+            Some("github.com/o/r")
+        );
+        assert_eq!(trust.max_report_age, Duration::from_secs(36 * 3600));
+        assert_eq!(
+            req.budget,
+            Budget {
+                critical: 1,
+                high: None,
+                medium: None,
+                low: Some(3),
+                unknown: Some(0)
+            }
+        );
+        let (trust, req) = parse(
+            &[
+                "--builder-id",
+                "https://b",
+                "--max-report-age",
+                "1d",
+                "--max-unknown",
+                "5",
+            ],
+            file,
+        )
+        .unwrap();
+        assert_eq!(trust.provenance.builder_id.as_deref(), Some("https://b"));
+        assert_eq!(trust.max_report_age, Duration::from_secs(86_400));
+        assert_eq!(req.budget.unknown, Some(5));
+        // Defaults: 7 days, no builder required, unknown unbudgeted.
+        let (trust, req) = parse(&[], "{}").unwrap();
+        assert_eq!(
+            trust.max_report_age,
+            crate::evidence::vuln_facts::DEFAULT_MAX_REPORT_AGE
+        );
+        assert!(trust.provenance.is_empty());
+        assert_eq!(req.budget.unknown, None);
+    }
+
+    #[test]
+    fn bad_trust_configuration_is_named() {
+        let e = parse(&["--max-report-age", "a week"], "{}").unwrap_err();
+        assert!(
+            e.contains("--max-report-age") && e.contains("a week"),
+            "{e}"
+        );
+        let e = parse(&[], "vulnerabilityBudget: {severe: 1}").unwrap_err();
+        assert!(e.contains("severe"), "{e}");
+        let e = parse(&[], "maxAge: 7d").unwrap_err();
+        assert!(e.contains("maxAge"), "{e}");
+    }
 
     fn names(file: &[&str], flags: &[&str]) -> Result<Vec<String>, String> {
         required_names(

@@ -13,16 +13,14 @@
 //! which authority to try, and keyed verification tries the configured keys regardless.
 
 use futures::future::try_join_all;
-use serde::Deserialize;
 
+use super::artifacts::AttestationArtifact;
+use super::keyless_bundle::{BUNDLE_MEDIA_TYPE_PREFIX, Content};
 use super::reference::{Digest, ImageRef};
 use super::registry::{Descriptor, ManifestBody, RegistryClient, RegistryError};
-use super::verify::{AttestationArtifact, AttestationFailure, SignatureFailure};
 
 /// The media type of a v0.3 bundle (layer, manifest artifact type).
 pub const BUNDLE_V03_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
-/// Every bundle media type starts so (v0.1/v0.2 spell it `…bundle+json;version=0.x`).
-const BUNDLE_MEDIA_TYPE_PREFIX: &str = "application/vnd.dev.sigstore.bundle";
 /// The predicate type of the in-toto statement cosign signs for an image signature in a bundle.
 pub const COSIGN_SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
 /// The (unsigned) manifest annotation naming the bundle's predicate type.
@@ -34,93 +32,37 @@ const OCI_EMPTY_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
 /// re-signing and re-attesting over the image's life; more than this is not a release's evidence.
 const MAX_REFERRERS: usize = 64;
 
-/// Why a bundle cannot be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum BundleError {
-    #[error("Sigstore bundle does not parse: {0}")]
-    Json(String),
-    #[error("media type '{0}' is not a Sigstore bundle")]
-    MediaType(String),
-    #[error("Sigstore bundle holds neither a DSSE envelope nor a message signature")]
-    NoContent,
-    #[error(
-        "Sigstore bundle holds a message signature (what `cosign sign-blob` makes), not a DSSE statement about an image"
-    )]
-    MessageSignature,
-}
+pub use super::keyless_bundle::BundleError;
 
-/// A parsed bundle: its DSSE envelope and what the verification material says.
+/// A parsed bundle as the keyed path reads it: its DSSE envelope, and whether its verification
+/// material is a certificate (keyless) rather than a public key hint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bundle {
-    pub media_type: String,
     /// The DSSE envelope JSON, as `dsse::parse_attestation` reads it.
     pub envelope: Vec<u8>,
-    /// Whether the material is a certificate (keyless) rather than a public key hint.
     pub has_certificate: bool,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawBundle {
-    media_type: String,
-    #[serde(default)]
-    verification_material: Option<RawMaterial>,
-    #[serde(default)]
-    dsse_envelope: Option<serde_json::Value>,
-    #[serde(default)]
-    message_signature: Option<serde_json::Value>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawMaterial {
-    #[serde(default)]
-    certificate: Option<serde_json::Value>,
-    #[serde(default)]
-    x509_certificate_chain: Option<serde_json::Value>,
-}
-
-/// Parses a bundle (protobuf JSON). Pure; bad input is an error, never a panic.
+/// Parses a bundle with the one bundle parser (`keyless_bundle.rs`) and re-encodes its DSSE
+/// envelope for `dsse::parse_attestation`. Pure; bad input is an error, never a panic.
 pub fn parse(bytes: &[u8]) -> Result<Bundle, BundleError> {
-    let raw: RawBundle =
-        serde_json::from_slice(bytes).map_err(|e| BundleError::Json(e.to_string()))?;
-    if !raw.media_type.starts_with(BUNDLE_MEDIA_TYPE_PREFIX) {
-        return Err(BundleError::MediaType(raw.media_type));
-    }
-    let has_certificate = raw
-        .verification_material
-        .as_ref()
-        .is_some_and(|m| m.certificate.is_some() || m.x509_certificate_chain.is_some());
-    match (raw.dsse_envelope, raw.message_signature) {
-        (Some(env), _) => Ok(Bundle {
-            media_type: raw.media_type,
-            envelope: serde_json::to_vec(&env).map_err(|e| BundleError::Json(e.to_string()))?,
-            has_certificate,
-        }),
-        (None, Some(_)) => Err(BundleError::MessageSignature),
-        (None, None) => Err(BundleError::NoContent),
-    }
-}
-
-/// A bundle's failure, as the signature failure it is when the bundle was meant as a signature.
-pub fn signature_failure(f: AttestationFailure) -> SignatureFailure {
-    match f {
-        AttestationFailure::BadSignature { origin, keys } => {
-            SignatureFailure::UntrustedSigner { origin, keys }
-        }
-        AttestationFailure::SubjectMismatch { origin, subjects } => SignatureFailure::WrongImage {
-            origin,
-            claimed: subjects,
-        },
-        AttestationFailure::Malformed { origin, why } => {
-            SignatureFailure::Malformed { origin, why }
-        }
-        AttestationFailure::PredicateTypeMismatch { ref origin, .. }
-        | AttestationFailure::PredicateInvalid { ref origin, .. } => SignatureFailure::Malformed {
-            origin: origin.clone(),
-            why: f.to_string(),
-        },
-    }
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let m = super::keyless_bundle::parse_bundle(bytes)?;
+    let Content::Dsse {
+        payload_type,
+        payload,
+        signature,
+    } = m.content
+    else {
+        return Err(BundleError::MessageSignature);
+    };
+    let envelope = serde_json::json!({"payloadType": payload_type, "payload": b64.encode(payload),
+        "signatures": [{"keyid": "", "sig": b64.encode(signature)}]});
+    Ok(Bundle {
+        envelope: envelope.to_string().into_bytes(),
+        has_certificate: m.leaf_der.is_some(),
+    })
 }
 
 /// The tag of the OCI referrers tag schema for `digest`.
@@ -128,12 +70,41 @@ pub fn referrers_tag(digest: &Digest) -> String {
     format!("sha256-{}", digest.hex())
 }
 
-/// Fetches the bundles referring to `digest`, as attestation artifacts for `verify`.
-pub async fn fetch(
+/// A bundle layer of a referrer, listed but not yet downloaded (so `fetch` can bound what it
+/// downloads).
+#[derive(Debug, Clone)]
+pub struct BundleLayer {
+    pub origin: String,
+    /// The predicate type the (unsigned) referrer manifest claims.
+    pub annotated_predicate_type: Option<String>,
+    pub layer: Descriptor,
+}
+
+impl BundleLayer {
+    /// The downloaded bundle as an attestation artifact for `verify`.
+    pub fn into_artifact(self, bytes: &[u8]) -> AttestationArtifact {
+        match parse(bytes) {
+            Ok(b) => AttestationArtifact {
+                origin: self.origin,
+                annotated_predicate_type: self.annotated_predicate_type,
+                envelope: b.envelope,
+            },
+            // Left for `verify` to report as malformed, under the type the manifest claims.
+            Err(e) => AttestationArtifact {
+                origin: format!("{}: {e}", self.origin),
+                annotated_predicate_type: self.annotated_predicate_type,
+                envelope: Vec::new(),
+            },
+        }
+    }
+}
+
+/// Lists the bundle layers of the referrers of `digest`.
+pub async fn list(
     client: &RegistryClient,
     image: &ImageRef,
     digest: &Digest,
-) -> Result<Vec<AttestationArtifact>, RegistryError> {
+) -> Result<Vec<BundleLayer>, RegistryError> {
     let (listing, referrers) = match client.referrers(image, digest).await? {
         Some(list) => ("referrers API".to_owned(), list),
         None => {
@@ -191,7 +162,7 @@ async fn bundles_of(
     image: &ImageRef,
     listing: &str,
     referrer: &Descriptor,
-) -> Result<Vec<AttestationArtifact>, RegistryError> {
+) -> Result<Vec<BundleLayer>, RegistryError> {
     // A referrer listed but since deleted is no evidence, not an error.
     let Some(m) = client.manifest(image, &referrer.digest).await? else {
         return Ok(vec![]);
@@ -203,32 +174,17 @@ async fn bundles_of(
             why: e.to_string(),
         })?;
     let annotated = body.annotations.get(BUNDLE_PREDICATE_ANNOTATION).cloned();
-    let layers = body
+    Ok(body
         .layers
-        .iter()
+        .into_iter()
         .enumerate()
-        .filter(|(_, l)| l.media_type.starts_with(BUNDLE_MEDIA_TYPE_PREFIX));
-    try_join_all(layers.map(|(i, l)| {
-        let annotated = annotated.clone();
-        async move {
-            let bytes = client.blob(image, &l.digest).await?;
-            let origin = format!("bundle {}[{i}] ({listing})", referrer.digest);
-            Ok::<_, RegistryError>(match parse(&bytes) {
-                Ok(b) => AttestationArtifact {
-                    origin,
-                    annotated_predicate_type: annotated,
-                    envelope: b.envelope,
-                },
-                // Left for `verify` to report as malformed, under the type the manifest claims.
-                Err(e) => AttestationArtifact {
-                    origin: format!("{origin}: {e}"),
-                    annotated_predicate_type: annotated,
-                    envelope: Vec::new(),
-                },
-            })
-        }
-    }))
-    .await
+        .filter(|(_, l)| l.media_type.starts_with(BUNDLE_MEDIA_TYPE_PREFIX))
+        .map(|(i, layer)| BundleLayer {
+            origin: format!("bundle {}[{i}] ({listing})", referrer.digest),
+            annotated_predicate_type: annotated.clone(),
+            layer,
+        })
+        .collect())
 }
 
 #[cfg(test)]
@@ -247,13 +203,18 @@ mod tests {
         assert!(!b.has_certificate);
         let env: serde_json::Value = serde_json::from_slice(&b.envelope).unwrap();
         assert_eq!(env["payload"], "e30=");
-        let keyless = parse(
+        assert_eq!(env["signatures"][0]["sig"], "AAAA");
+        // URL-safe base64 is read as DSSE allows and written back standard.
+        let url_safe = parse(
             br#"{"mediaType": "application/vnd.dev.sigstore.bundle+json;version=0.2",
-            "verificationMaterial": {"x509CertificateChain": {"certificates": []}},
-            "dsseEnvelope": {}}"#,
+            "verificationMaterial": {"x509CertificateChain": {"certificates": [{"rawBytes": "AAAA"}]}},
+            "dsseEnvelope": {"payload": "-_8", "payloadType": "application/vnd.in-toto+json",
+                "signatures": [{"sig": "AAAA"}]}}"#,
         )
         .unwrap();
-        assert!(keyless.has_certificate);
+        assert!(url_safe.has_certificate);
+        let env: serde_json::Value = serde_json::from_slice(&url_safe.envelope).unwrap();
+        assert_eq!(env["payload"], "+/8=");
     }
 
     #[test]
@@ -275,6 +236,17 @@ mod tests {
             ),
             Err(BundleError::MessageSignature)
         );
+        for bad in [
+            &br#"{"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+                "dsseEnvelope": {"payload": "e30=", "payloadType": "t", "signatures": []}}"#[..],
+            br#"{"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+                "dsseEnvelope": {"payload": "***", "payloadType": "t", "signatures": [{"sig": "AAAA"}]}}"#,
+            br#"{"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+                "verificationMaterial": {"x509CertificateChain": {"certificates": []}},
+                "dsseEnvelope": {"payload": "e30=", "payloadType": "t", "signatures": [{"sig": "AAAA"}]}}"#,
+        ] {
+            assert!(matches!(parse(bad), Err(BundleError::Field(_))), "{}", String::from_utf8_lossy(bad));
+        }
     }
 
     #[test]

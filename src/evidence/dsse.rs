@@ -2,10 +2,9 @@
 //! inside them. Pure parsing: signature checks happen in `verify`, against the exact bytes these
 //! functions return.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 
+use super::crypto::b64;
 use super::reference::Digest;
 
 /// The payload type of in-toto statements in DSSE.
@@ -70,14 +69,14 @@ struct RawSignature {
 pub fn parse_envelope(bytes: &[u8]) -> Result<Envelope, EnvelopeError> {
     let raw: RawEnvelope =
         serde_json::from_slice(bytes).map_err(|e| EnvelopeError::Json(e.to_string()))?;
-    let payload = decode_b64(&raw.payload).ok_or(EnvelopeError::Base64 { field: "payload" })?;
+    let payload = b64(&raw.payload).ok_or(EnvelopeError::Base64 { field: "payload" })?;
     let signatures = raw
         .signatures
         .into_iter()
         .map(|s| {
             Ok(EnvelopeSignature {
                 keyid: s.keyid,
-                sig: decode_b64(&s.sig).ok_or(EnvelopeError::Base64 { field: "signature" })?,
+                sig: b64(&s.sig).ok_or(EnvelopeError::Base64 { field: "signature" })?,
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -88,15 +87,6 @@ pub fn parse_envelope(bytes: &[u8]) -> Result<Envelope, EnvelopeError> {
         payload_type: raw.payload_type,
         payload,
         signatures,
-    })
-}
-
-/// Standard base64, tolerating the URL-safe alphabet some signers emit.
-pub(crate) fn decode_b64(s: &str) -> Option<Vec<u8>> {
-    STANDARD.decode(s.trim()).ok().or_else(|| {
-        base64::engine::general_purpose::URL_SAFE
-            .decode(s.trim())
-            .ok()
     })
 }
 
@@ -181,6 +171,8 @@ pub fn parse_attestation(bytes: &[u8]) -> Result<(Envelope, Statement), Envelope
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
 
     fn envelope(payload: &str) -> String {
         serde_json::json!({

@@ -20,7 +20,6 @@
 //!
 //! Not checked: SCTs (CT logs), RFC 3161 timestamps, Rekor v2 entries.
 
-use base64::Engine as _;
 use der::{Decode as _, Encode as _};
 use rustls::pki_types::{CertificateDer, UnixTime};
 use sha2::{Digest as _, Sha256};
@@ -28,8 +27,10 @@ use x509_cert::Certificate;
 use x509_cert::ext::pkix::SubjectAltName;
 use x509_cert::ext::pkix::name::GeneralName;
 
+use super::crypto::verify_spki_signature;
 use super::dsse;
-use super::rekor::{self, TlogEntry};
+use super::keyless_bundle::{self, Content, Material};
+use super::rekor;
 use super::trust_root::TrustedRoot;
 
 /// One side of an identity policy: an exact string or a regular expression that must match the
@@ -160,29 +161,6 @@ impl Artifact<'_> {
     }
 }
 
-/// What was signed.
-#[derive(Debug, Clone)]
-pub(crate) enum Content {
-    Message {
-        /// The digest the bundle claims, if it states one.
-        digest: Option<Vec<u8>>,
-        signature: Vec<u8>,
-    },
-    Dsse {
-        payload_type: String,
-        payload: Vec<u8>,
-        signature: Vec<u8>,
-    },
-}
-
-/// A bundle reduced to what verification needs.
-#[derive(Debug, Clone)]
-pub(crate) struct Material {
-    pub leaf_der: Vec<u8>,
-    pub content: Content,
-    pub tlog_entries: Vec<TlogEntry>,
-}
-
 /// Verifies a Sigstore bundle (v0.1–v0.3 JSON) for `artifact`, offline.
 pub fn verify_bundle(
     bundle_json: &[u8],
@@ -190,7 +168,8 @@ pub fn verify_bundle(
     root: &TrustedRoot,
     identity: &KeylessIdentity,
 ) -> Result<VerifiedKeyless, KeylessError> {
-    let material = super::keyless_bundle::parse_bundle(bundle_json)?;
+    let material = keyless_bundle::parse_bundle(bundle_json)
+        .map_err(|e| KeylessError::MalformedBundle(e.to_string()))?;
     verify_material(&material, artifact, root, identity)
 }
 
@@ -205,11 +184,9 @@ pub fn verify_cosign_layer(
     root: &TrustedRoot,
     identity: &KeylessIdentity,
 ) -> Result<VerifiedKeyless, KeylessError> {
-    let material = super::keyless_bundle::parse_cosign_layer(
-        signature_b64,
-        certificate_pem,
-        bundle_annotation,
-    )?;
+    let material =
+        keyless_bundle::parse_cosign_layer(signature_b64, certificate_pem, bundle_annotation)
+            .map_err(|e| KeylessError::MalformedBundle(e.to_string()))?;
     verify_material(&material, Artifact::Bytes(payload), root, identity)
 }
 
@@ -221,6 +198,12 @@ pub(crate) fn verify_material(
 ) -> Result<VerifiedKeyless, KeylessError> {
     let malformed = |s: String| KeylessError::MalformedBundle(s);
     let tlog_err = KeylessError::TransparencyLog;
+    let leaf_der = m.leaf_der.as_deref().ok_or_else(|| {
+        malformed(
+            "no certificate: not a keyless bundle (a public-key bundle is verified with --key)"
+                .into(),
+        )
+    })?;
 
     // 1. Transparency log: the SET authenticates the integrated time.
     let entry = m
@@ -246,9 +229,9 @@ pub(crate) fn verify_material(
     }
 
     // 2. Chain to a trusted Fulcio CA at the integrated time.
-    let cert = Certificate::from_der(&m.leaf_der)
+    let cert = Certificate::from_der(leaf_der)
         .map_err(|e| malformed(format!("certificate is not DER X.509: {e}")))?;
-    verify_chain(&m.leaf_der, root, time)?;
+    verify_chain(leaf_der, root, time)?;
 
     // 3. Identity.
     let (subject, issuer) = identity_of(&cert)?;
@@ -320,14 +303,15 @@ pub(crate) fn verify_material(
     };
 
     // 5. The log entry is about this signature, certificate and content.
-    super::keyless_bundle::check_entry_body(entry, m, signature, &signed_hash)?;
+    keyless_bundle::check_entry_body(entry, m, signature, &signed_hash)
+        .map_err(KeylessError::TransparencyLog)?;
 
     Ok(VerifiedKeyless {
         subject,
         issuer,
         integrated_time: time,
         log_index: entry.log_index,
-        certificate_fingerprint: format!("sha256:{}", hex::encode(Sha256::digest(&m.leaf_der))),
+        certificate_fingerprint: format!("sha256:{}", hex::encode(Sha256::digest(leaf_der))),
     })
 }
 
@@ -418,44 +402,4 @@ fn identity_of(cert: &Certificate) -> Result<(String, String), KeylessError> {
         return Err(malformed("no OIDC issuer extension"));
     };
     Ok((subject, issuer))
-}
-
-/// Verifies `sig` (ASN.1 ECDSA, Ed25519 or RSA PKCS#1) over `msg` with a DER
-/// SubjectPublicKeyInfo; the digest is SHA-256 except where the curve calls for SHA-384.
-pub(crate) fn verify_spki_signature(spki_der: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), String> {
-    use ring::signature as rs;
-    let spki = x509_cert::spki::SubjectPublicKeyInfoOwned::from_der(spki_der)
-        .map_err(|e| format!("public key is not DER SubjectPublicKeyInfo: {e}"))?;
-    let key = spki.subject_public_key.raw_bytes();
-    let alg = spki.algorithm.oid.to_string();
-    let curve = spki
-        .algorithm
-        .parameters
-        .as_ref()
-        .and_then(|p| p.decode_as::<der::asn1::ObjectIdentifier>().ok())
-        .map(|o| o.to_string());
-    let algs: Vec<&'static dyn rs::VerificationAlgorithm> = match (alg.as_str(), curve.as_deref()) {
-        ("1.2.840.10045.2.1", Some("1.2.840.10045.3.1.7")) => vec![&rs::ECDSA_P256_SHA256_ASN1],
-        ("1.2.840.10045.2.1", Some("1.3.132.0.34")) => {
-            vec![&rs::ECDSA_P384_SHA384_ASN1, &rs::ECDSA_P384_SHA256_ASN1]
-        }
-        ("1.3.101.112", _) => vec![&rs::ED25519],
-        ("1.2.840.113549.1.1.1", _) => vec![&rs::RSA_PKCS1_2048_8192_SHA256],
-        _ => return Err(format!("unsupported key algorithm {alg}")),
-    };
-    if algs
-        .into_iter()
-        .any(|a| rs::UnparsedPublicKey::new(a, key).verify(msg, sig).is_ok())
-    {
-        Ok(())
-    } else {
-        Err("signature mismatch".into())
-    }
-}
-
-/// Standard base64, tolerant of surrounding whitespace.
-pub(crate) fn b64(s: &str) -> Option<Vec<u8>> {
-    base64::engine::general_purpose::STANDARD
-        .decode(s.trim())
-        .ok()
 }

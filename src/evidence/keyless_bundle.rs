@@ -1,23 +1,65 @@
-//! Parsing of keyless signing material into [`Material`]: Sigstore bundles (v0.1–v0.3, protobuf
-//! JSON) and cosign's legacy `.sig` layer annotations; and the check that a Rekor entry body
-//! commits to the bundle's own signature, certificate and digest (CVE-2022-36056: a valid entry
-//! for something else must not vouch for this signature).
+//! The one Sigstore bundle parser: bundles (v0.1–v0.3, protobuf JSON) and cosign's legacy `.sig`
+//! layer annotations read into [`Material`], which both the keyed path ([`super::bundle`], the
+//! DSSE envelope of an image's bundle) and the keyless verifier ([`super::keyless`]) use; and the
+//! check that a Rekor entry body commits to the bundle's own signature, certificate and digest
+//! (CVE-2022-36056: a valid entry for something else must not vouch for this signature).
 
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::keyless::{Content, KeylessError, Material, b64};
+use super::crypto::b64;
 use super::rekor::{InclusionProof, TlogEntry};
 
-fn malformed(s: impl Into<String>) -> KeylessError {
-    KeylessError::MalformedBundle(s.into())
+/// What was signed.
+#[derive(Debug, Clone)]
+pub(crate) enum Content {
+    Message {
+        /// The digest the bundle claims, if it states one.
+        digest: Option<Vec<u8>>,
+        signature: Vec<u8>,
+    },
+    Dsse {
+        payload_type: String,
+        payload: Vec<u8>,
+        signature: Vec<u8>,
+    },
+}
+
+/// A bundle reduced to what verification needs.
+#[derive(Debug, Clone)]
+pub(crate) struct Material {
+    /// The Fulcio leaf certificate (DER) of a keyless bundle; `None` for a public-key bundle,
+    /// whose key hint is not trusted and so not kept.
+    pub leaf_der: Option<Vec<u8>>,
+    pub content: Content,
+    pub tlog_entries: Vec<TlogEntry>,
+}
+
+/// Why a bundle cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BundleError {
+    #[error("Sigstore bundle does not parse: {0}")]
+    Json(String),
+    #[error("media type '{0}' is not a Sigstore bundle")]
+    MediaType(String),
+    #[error("Sigstore bundle holds neither a DSSE envelope nor a message signature")]
+    NoContent,
+    #[error(
+        "Sigstore bundle holds a message signature (what `cosign sign-blob` makes), not a DSSE statement about an image"
+    )]
+    MessageSignature,
+    #[error("{0}")]
+    Field(String),
+}
+
+fn malformed(s: impl Into<String>) -> BundleError {
+    BundleError::Field(s.into())
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawBundle {
-    media_type: String,
-    verification_material: RawMaterial,
+    verification_material: Option<RawMaterial>,
     message_signature: Option<RawMessageSignature>,
     dsse_envelope: Option<RawEnvelope>,
 }
@@ -108,7 +150,7 @@ struct RawEnvelopeSig {
 }
 
 /// Protobuf JSON writes int64 as a string; accept numbers too.
-fn int(v: &Value, field: &str) -> Result<i64, KeylessError> {
+fn int(v: &Value, field: &str) -> Result<i64, BundleError> {
     match v {
         Value::String(s) => s.parse().ok(),
         Value::Number(n) => n.as_i64(),
@@ -117,39 +159,24 @@ fn int(v: &Value, field: &str) -> Result<i64, KeylessError> {
     .ok_or_else(|| malformed(format!("{field} is not an integer")))
 }
 
-fn b64_field(s: &str, field: &str) -> Result<Vec<u8>, KeylessError> {
+fn b64_field(s: &str, field: &str) -> Result<Vec<u8>, BundleError> {
     b64(s).ok_or_else(|| malformed(format!("{field} is not base64")))
 }
 
-pub(crate) fn parse_bundle(json: &[u8]) -> Result<Material, KeylessError> {
-    let raw: RawBundle = serde_json::from_slice(json)
-        .map_err(|e| malformed(format!("not a Sigstore bundle: {e}")))?;
-    if !raw
-        .media_type
-        .starts_with("application/vnd.dev.sigstore.bundle")
-    {
-        return Err(malformed(format!(
-            "mediaType '{}' is not a Sigstore bundle",
-            raw.media_type
-        )));
-    }
-    let vm = &raw.verification_material;
-    let leaf = match (&vm.certificate, &vm.x509_certificate_chain) {
-        (Some(c), _) => &c.raw_bytes,
-        (None, Some(chain)) => {
-            &chain
-                .certificates
-                .first()
-                .ok_or_else(|| malformed("x509CertificateChain is empty"))?
-                .raw_bytes
-        }
-        (None, None) => {
-            return Err(malformed(
-                "no certificate: not a keyless bundle (a public-key bundle is verified with --key)",
-            ));
-        }
+/// Every bundle media type starts so (v0.1/v0.2 spell it `…bundle+json;version=0.x`).
+pub(crate) const BUNDLE_MEDIA_TYPE_PREFIX: &str = "application/vnd.dev.sigstore.bundle";
+
+/// Parses a bundle. Pure; bad input is an error, never a panic.
+pub(crate) fn parse_bundle(json: &[u8]) -> Result<Material, BundleError> {
+    let doc: Value = serde_json::from_slice(json).map_err(|e| BundleError::Json(e.to_string()))?;
+    let media_type = match doc.get("mediaType") {
+        Some(Value::String(t)) => t.clone(),
+        _ => return Err(BundleError::Json("mediaType is missing".into())),
     };
-    let leaf_der = b64_field(leaf, "verificationMaterial certificate rawBytes")?;
+    if !media_type.starts_with(BUNDLE_MEDIA_TYPE_PREFIX) {
+        return Err(BundleError::MediaType(media_type));
+    }
+    let raw = RawBundle::deserialize(doc).map_err(|e| BundleError::Json(e.to_string()))?;
     let content = match (&raw.message_signature, &raw.dsse_envelope) {
         (Some(ms), None) => Content::Message {
             digest: match &ms.message_digest {
@@ -179,15 +206,36 @@ pub(crate) fn parse_bundle(json: &[u8]) -> Result<Material, KeylessError> {
                 signature: b64_field(&sig.sig, "dsseEnvelope.signatures[0].sig")?,
             }
         }
-        _ => {
+        (None, None) => return Err(BundleError::NoContent),
+        (Some(_), Some(_)) => {
             return Err(malformed(
                 "a bundle holds exactly one of messageSignature and dsseEnvelope",
             ));
         }
     };
-    let tlog_entries = vm
-        .tlog_entries
+    let leaf_der = match &raw.verification_material {
+        Some(RawMaterial {
+            certificate: Some(c),
+            ..
+        }) => Some(&c.raw_bytes),
+        Some(RawMaterial {
+            x509_certificate_chain: Some(chain),
+            ..
+        }) => Some(
+            &chain
+                .certificates
+                .first()
+                .ok_or_else(|| malformed("x509CertificateChain is empty"))?
+                .raw_bytes,
+        ),
+        _ => None,
+    }
+    .map(|leaf| b64_field(leaf, "verificationMaterial certificate rawBytes"))
+    .transpose()?;
+    let tlog_entries = raw
+        .verification_material
         .iter()
+        .flat_map(|vm| &vm.tlog_entries)
         .map(|e| {
             let inclusion_proof = match &e.inclusion_proof {
                 None => None,
@@ -216,7 +264,7 @@ pub(crate) fn parse_bundle(json: &[u8]) -> Result<Material, KeylessError> {
                 inclusion_proof,
             })
         })
-        .collect::<Result<Vec<_>, KeylessError>>()?;
+        .collect::<Result<Vec<_>, BundleError>>()?;
     Ok(Material {
         leaf_der,
         content,
@@ -246,8 +294,8 @@ pub(crate) fn parse_cosign_layer(
     signature_b64: &str,
     certificate_pem: &str,
     bundle_annotation: &str,
-) -> Result<Material, KeylessError> {
-    let leaf_der = pem_der(certificate_pem)?;
+) -> Result<Material, BundleError> {
+    let leaf_der = Some(pem_der(certificate_pem)?);
     let b: CosignBundle = serde_json::from_str(bundle_annotation)
         .map_err(|e| malformed(format!("cosign bundle annotation: {e}")))?;
     Ok(Material {
@@ -272,17 +320,8 @@ pub(crate) fn parse_cosign_layer(
 }
 
 /// The DER of the first PEM block in `pem`.
-fn pem_der(pem: &str) -> Result<Vec<u8>, KeylessError> {
-    let body: String = pem
-        .lines()
-        .skip_while(|l| !l.starts_with("-----BEGIN"))
-        .skip(1)
-        .take_while(|l| !l.starts_with("-----END"))
-        .collect();
-    if body.is_empty() {
-        return Err(malformed("certificate is not PEM"));
-    }
-    b64_field(&body, "certificate PEM")
+fn pem_der(pem: &str) -> Result<Vec<u8>, BundleError> {
+    super::crypto::pem_der(pem.as_bytes()).ok_or_else(|| malformed("certificate is not PEM"))
 }
 
 /// Checks that the Rekor entry body names this signature, this certificate and this content
@@ -292,12 +331,10 @@ pub(crate) fn check_entry_body(
     m: &Material,
     signature: &[u8],
     signed_hash: &[u8],
-) -> Result<(), KeylessError> {
-    let mismatch = |what: &str| {
-        KeylessError::TransparencyLog(format!("the log entry does not match the bundle's {what}"))
-    };
+) -> Result<(), String> {
+    let mismatch = |what: &str| format!("the log entry does not match the bundle's {what}");
     let body: Value = serde_json::from_slice(&entry.body)
-        .map_err(|_| KeylessError::TransparencyLog("the log entry body is not JSON".into()))?;
+        .map_err(|_| "the log entry body is not JSON".to_owned())?;
     let kind = body["kind"].as_str().unwrap_or_default();
     let version = body["apiVersion"].as_str().unwrap_or_default();
     let spec = &body["spec"];
@@ -307,7 +344,7 @@ pub(crate) fn check_entry_body(
             .and_then(b64)
             .and_then(|pem| String::from_utf8(pem).ok())
             .and_then(|pem| pem_der(&pem).ok())
-            .is_some_and(|der| der == m.leaf_der)
+            .is_some_and(|der| m.leaf_der.as_deref() == Some(der.as_slice()))
     };
     let sig_ok = |field: &Value| field.as_str().and_then(b64).is_some_and(|s| s == signature);
     match (kind, version) {
@@ -345,9 +382,9 @@ pub(crate) fn check_entry_body(
             }
             Ok(())
         }
-        _ => Err(KeylessError::TransparencyLog(format!(
+        _ => Err(format!(
             "log entry kind {kind} {version} is not supported (hashedrekord 0.0.1, dsse 0.0.1)"
-        ))),
+        )),
     }
 }
 
@@ -366,10 +403,7 @@ mod tests {
             br#"{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{}}"#,
             br#"{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{"certificate":{"rawBytes":"AAAA"}}}"#,
         ] {
-            assert!(matches!(
-                parse_bundle(bad),
-                Err(KeylessError::MalformedBundle(_))
-            ));
+            assert!(parse_bundle(bad).is_err());
         }
         assert!(parse_cosign_layer("AAAA", "not pem", "{}").is_err());
     }

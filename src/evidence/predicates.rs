@@ -1,6 +1,8 @@
-//! Attestation predicates turned into a typed summary: what an SBOM lists, who built the image
-//! from which source, and how many vulnerabilities a scanner found. Pure functions over JSON, so
-//! they can be unit-tested and fuzzed without a registry.
+//! Attestation predicates turned into a typed summary: what an SBOM lists and who built the image
+//! from which source (vulnerability reports are [`super::vulns`]). Strict: an SBOM or a provenance
+//! that does not say what its format requires (CycloneDX's `specVersion` and `components`, SLSA's
+//! builder id and build type) is an error, as is an SBOM of one format under the other's predicate
+//! type. Pure functions over JSON, so they can be unit-tested and fuzzed without a registry.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -79,77 +81,133 @@ pub struct SbomSummary {
     pub digest: String,
 }
 
-/// Summarises a CycloneDX (JSON) or SPDX (JSON) document.
-pub fn parse_sbom(doc: &Value) -> Result<SbomSummary, PredicateError> {
+/// Summarises an SBOM attested under `predicate_type`: a CycloneDX (JSON) document under a
+/// CycloneDX type, an SPDX (JSON) document under an SPDX type.
+pub fn parse_sbom(predicate_type: &str, doc: &Value) -> Result<SbomSummary, PredicateError> {
     let digest = Digest::of(serde_json::to_string(doc).unwrap_or_default().as_bytes()).to_string();
-    if doc.get("bomFormat").and_then(Value::as_str) == Some("CycloneDX") {
-        let version = doc
-            .get("specVersion")
-            .and_then(Value::as_str)
-            .unwrap_or("?");
-        let mut components = 0u32;
-        let mut licenses = std::collections::BTreeSet::new();
-        let mut stack: Vec<&Value> = match doc.get("components") {
-            None | Some(Value::Null) => vec![],
-            Some(Value::Array(a)) => a.iter().collect(),
-            Some(_) => return Err(shape("CycloneDX", "components is not an array")),
-        };
-        // Components nest; walk them without recursion so deep input cannot overflow the stack.
-        while let Some(c) = stack.pop() {
-            components = components.saturating_add(1);
-            // Declared licences, and (CycloneDX 1.5+) licences a tool detected as evidence.
-            let declared = c.get("licenses").and_then(Value::as_array);
-            let detected = c.pointer("/evidence/licenses").and_then(Value::as_array);
-            for ls in declared.into_iter().chain(detected) {
-                for l in ls {
-                    let name = l
-                        .get("expression")
-                        .or_else(|| l.pointer("/license/id"))
-                        .or_else(|| l.pointer("/license/name"))
-                        .and_then(Value::as_str);
-                    if let Some(n) = name {
-                        licenses.insert(n.to_owned());
-                    }
-                }
-            }
-            if let Some(Value::Array(children)) = c.get("components") {
-                stack.extend(children.iter());
-            }
+    let is_cyclonedx = doc.get("bomFormat").is_some();
+    let is_spdx = doc.get("spdxVersion").is_some();
+    if is_cyclonedx_type(predicate_type) {
+        if is_spdx && !is_cyclonedx {
+            return Err(shape(
+                "CycloneDX",
+                format!(
+                    "an SPDX document (spdxVersion) attested under the CycloneDX predicate type {predicate_type}: attest it with `cosign attest --type spdxjson`"
+                ),
+            ));
         }
-        return Ok(SbomSummary {
-            format: format!("CycloneDX {version}"),
-            components,
-            licenses: licenses.into_iter().collect(),
-            digest,
-        });
+        return parse_cyclonedx(doc, digest);
     }
-    if let Some(v) = doc.get("spdxVersion").and_then(Value::as_str) {
-        let packages = match doc.get("packages") {
-            None | Some(Value::Null) => &[][..],
-            Some(Value::Array(a)) => a.as_slice(),
-            Some(_) => return Err(shape("SPDX", "packages is not an array")),
-        };
-        let licenses = packages
-            .iter()
-            .filter_map(|p| {
-                p.get("licenseConcluded")
-                    .or_else(|| p.get("licenseDeclared"))
-                    .and_then(Value::as_str)
-            })
-            .filter(|l| !matches!(*l, "NOASSERTION" | "NONE"))
-            .map(str::to_owned)
-            .collect::<std::collections::BTreeSet<_>>();
-        return Ok(SbomSummary {
-            format: v.to_owned(),
-            components: u32::try_from(packages.len()).unwrap_or(u32::MAX),
-            licenses: licenses.into_iter().collect(),
-            digest,
-        });
+    if is_spdx_type(predicate_type) {
+        if is_cyclonedx && !is_spdx {
+            return Err(shape(
+                "SPDX",
+                format!(
+                    "a CycloneDX document (bomFormat) attested under the SPDX predicate type {predicate_type}: attest it with `cosign attest --type cyclonedx`"
+                ),
+            ));
+        }
+        return parse_spdx(doc, digest);
     }
     Err(shape(
         "SBOM",
-        "neither a CycloneDX document (bomFormat: CycloneDX) nor an SPDX document (spdxVersion)",
+        format!(
+            "predicate type {predicate_type} is neither CycloneDX ({CYCLONEDX}) nor SPDX ({SPDX})"
+        ),
     ))
+}
+
+fn is_cyclonedx_type(t: &str) -> bool {
+    t.starts_with(CYCLONEDX)
+}
+
+fn is_spdx_type(t: &str) -> bool {
+    t.starts_with(SPDX)
+}
+
+fn parse_cyclonedx(doc: &Value, digest: String) -> Result<SbomSummary, PredicateError> {
+    const F: &str = "CycloneDX";
+    if doc.get("bomFormat").and_then(Value::as_str) != Some("CycloneDX") {
+        return Err(shape(F, "bomFormat is not \"CycloneDX\""));
+    }
+    let version = match doc.get("specVersion") {
+        Some(Value::String(v)) if !v.trim().is_empty() => v.as_str(),
+        _ => {
+            return Err(shape(
+                F,
+                "specVersion is missing: a CycloneDX document must say which version of the specification it follows (e.g. \"1.6\")",
+            ));
+        }
+    };
+    let mut components = 0u32;
+    let mut licenses = std::collections::BTreeSet::new();
+    let mut stack: Vec<&Value> = match doc.get("components") {
+        Some(Value::Array(a)) => a.iter().collect(),
+        None | Some(Value::Null) => {
+            return Err(shape(
+                F,
+                "components is missing: an SBOM must list the image's components (an empty array when it has none)",
+            ));
+        }
+        Some(_) => return Err(shape(F, "components is not an array")),
+    };
+    // Components nest; walk them without recursion so deep input cannot overflow the stack.
+    while let Some(c) = stack.pop() {
+        components = components.saturating_add(1);
+        // Declared licences, and (CycloneDX 1.5+) licences a tool detected as evidence.
+        let declared = c.get("licenses").and_then(Value::as_array);
+        let detected = c.pointer("/evidence/licenses").and_then(Value::as_array);
+        for ls in declared.into_iter().chain(detected) {
+            for l in ls {
+                let name = l
+                    .get("expression")
+                    .or_else(|| l.pointer("/license/id"))
+                    .or_else(|| l.pointer("/license/name"))
+                    .and_then(Value::as_str);
+                if let Some(n) = name {
+                    licenses.insert(n.to_owned());
+                }
+            }
+        }
+        if let Some(Value::Array(children)) = c.get("components") {
+            stack.extend(children.iter());
+        }
+    }
+    Ok(SbomSummary {
+        format: format!("CycloneDX {version}"),
+        components,
+        licenses: licenses.into_iter().collect(),
+        digest,
+    })
+}
+
+fn parse_spdx(doc: &Value, digest: String) -> Result<SbomSummary, PredicateError> {
+    const F: &str = "SPDX";
+    let version = match doc.get("spdxVersion") {
+        Some(Value::String(v)) if !v.trim().is_empty() => v.as_str(),
+        _ => return Err(shape(F, "spdxVersion is missing (e.g. \"SPDX-2.3\")")),
+    };
+    let packages = match doc.get("packages") {
+        None | Some(Value::Null) => &[][..],
+        Some(Value::Array(a)) => a.as_slice(),
+        Some(_) => return Err(shape(F, "packages is not an array")),
+    };
+    let licenses = packages
+        .iter()
+        .filter_map(|p| {
+            p.get("licenseConcluded")
+                .or_else(|| p.get("licenseDeclared"))
+                .and_then(Value::as_str)
+        })
+        .filter(|l| !matches!(*l, "NOASSERTION" | "NONE"))
+        .map(str::to_owned)
+        .collect::<std::collections::BTreeSet<_>>();
+    Ok(SbomSummary {
+        format: version.to_owned(),
+        components: u32::try_from(packages.len()).unwrap_or(u32::MAX),
+        licenses: licenses.into_iter().collect(),
+        digest,
+    })
 }
 
 /// Who built the image, from what.
@@ -166,10 +224,85 @@ pub struct ProvenanceSummary {
     pub source_commit: Option<String>,
 }
 
+/// What every verified provenance must name, as slsa-verifier's `--builder-id` and
+/// `--source-uri` say it. Set by the platform's trust configuration, never by the artifact.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProvenanceRequirements {
+    /// The builder: `https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml`
+    /// matches that builder at any version (`…@refs/tags/v1.9.0`); with `@ref` it must match exactly.
+    pub builder_id: Option<String>,
+    /// The source repository (`github.com/org/repo`): compared without the `git+` prefix, the
+    /// scheme, the `@ref` and a trailing `.git` on either side.
+    pub source_uri: Option<String>,
+}
+
+/// A provenance that names another builder or source than the trust configuration requires.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+#[error("provenance {field} is {found}, but the trust configuration requires {expected}")]
+pub struct ProvenanceMismatch {
+    /// `builder id` or `source repository`.
+    pub field: &'static str,
+    pub expected: String,
+    pub found: String,
+}
+
+impl ProvenanceRequirements {
+    pub fn is_empty(&self) -> bool {
+        self.builder_id.is_none() && self.source_uri.is_none()
+    }
+
+    /// Checks one provenance summary.
+    pub fn check(&self, p: &ProvenanceSummary) -> Result<(), ProvenanceMismatch> {
+        if let Some(want) = &self.builder_id {
+            let found = &p.builder_id;
+            let matches = if want.contains('@') {
+                found == want
+            } else {
+                found.split_once('@').map_or(found.as_str(), |(id, _)| id) == want
+            };
+            if !matches {
+                return Err(ProvenanceMismatch {
+                    field: "builder id",
+                    expected: want.clone(),
+                    found: found.clone(),
+                });
+            }
+        }
+        if let Some(want) = &self.source_uri {
+            let found = p.source_repo.as_deref();
+            if found.map(normalise_source) != Some(normalise_source(want)) {
+                return Err(ProvenanceMismatch {
+                    field: "source repository",
+                    expected: want.clone(),
+                    found: found.unwrap_or("not named").to_owned(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `git+https://github.com/o/r.git@refs/heads/main` → `github.com/o/r`.
+fn normalise_source(uri: &str) -> String {
+    let uri = uri.trim();
+    let uri = uri.strip_prefix("git+").unwrap_or(uri);
+    let uri = uri.split_once("://").map_or(uri, |(_, rest)| rest);
+    let uri = uri.split_once('@').map_or(uri, |(repo, _)| repo);
+    let uri = uri.trim_end_matches('/');
+    uri.strip_suffix(".git").unwrap_or(uri).to_owned()
+}
+
 /// Summarises a SLSA provenance predicate of the given version's type.
 pub fn parse_slsa(predicate_type: &str, p: &Value) -> Result<ProvenanceSummary, PredicateError> {
     const F: &str = "SLSA provenance";
     let s = |ptr: &str| p.pointer(ptr).and_then(Value::as_str).map(str::to_owned);
+    // Present and not blank: an empty builder id names no one.
+    let required = |ptr: &str, what: &str| {
+        s(ptr)
+            .filter(|v| !v.trim().is_empty())
+            .ok_or_else(|| shape(F, format!("{what} is missing or empty: the provenance must name who built the image and how")))
+    };
     let commit_of = |d: Option<&Value>| {
         d.and_then(|d| {
             ["gitCommit", "sha1", "sha256"]
@@ -183,8 +316,8 @@ pub fn parse_slsa(predicate_type: &str, p: &Value) -> Result<ProvenanceSummary, 
     }
     match predicate_type {
         SLSA_V02 => {
-            let builder_id = s("/builder/id").ok_or_else(|| shape(F, "v0.2 has no builder.id"))?;
-            let build_type = s("/buildType").ok_or_else(|| shape(F, "v0.2 has no buildType"))?;
+            let builder_id = required("/builder/id", "v0.2 builder.id")?;
+            let build_type = required("/buildType", "v0.2 buildType")?;
             let (repo, commit) = match s("/invocation/configSource/uri") {
                 Some(uri) => (
                     Some(uri),
@@ -204,10 +337,9 @@ pub fn parse_slsa(predicate_type: &str, p: &Value) -> Result<ProvenanceSummary, 
             })
         }
         SLSA_V1 => {
-            let builder_id = s("/runDetails/builder/id")
-                .ok_or_else(|| shape(F, "v1 has no runDetails.builder.id"))?;
-            let build_type = s("/buildDefinition/buildType")
-                .ok_or_else(|| shape(F, "v1 has no buildDefinition.buildType"))?;
+            let builder_id = required("/runDetails/builder/id", "v1 runDetails.builder.id")?;
+            let build_type =
+                required("/buildDefinition/buildType", "v1 buildDefinition.buildType")?;
             let dep = p.pointer("/buildDefinition/resolvedDependencies/0");
             let repo = dep
                 .and_then(|d| d.get("uri"))
@@ -230,203 +362,6 @@ pub fn parse_slsa(predicate_type: &str, p: &Value) -> Result<ProvenanceSummary, 
     }
 }
 
-/// Severity levels, most severe first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Critical,
-    High,
-    Medium,
-    Low,
-    Unknown,
-}
-
-impl Severity {
-    fn parse(s: &str) -> Self {
-        match s.to_ascii_uppercase().as_str() {
-            "CRITICAL" => Self::Critical,
-            "HIGH" | "IMPORTANT" => Self::High,
-            "MEDIUM" | "MODERATE" => Self::Medium,
-            "LOW" | "NEGLIGIBLE" => Self::Low,
-            other => match other.parse::<f64>() {
-                Ok(x) if x >= 9.0 => Self::Critical,
-                Ok(x) if x >= 7.0 => Self::High,
-                Ok(x) if x >= 4.0 => Self::Medium,
-                Ok(x) if x > 0.0 => Self::Low,
-                _ => Self::Unknown,
-            },
-        }
-    }
-}
-
-/// One finding worth showing.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Advisory {
-    pub id: String,
-    pub severity: Severity,
-    pub package: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fixed_version: Option<String>,
-}
-
-/// What a vulnerability report says.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct VulnSummary {
-    /// `trivy`, `osv-scanner`, or the scanner URI of a cosign vuln predicate.
-    pub scanner: String,
-    pub counts: crate::api::VulnerabilityCounts,
-    /// The most severe findings, at most [`TOP_ADVISORIES`].
-    pub top: Vec<Advisory>,
-}
-
-/// How many findings a summary keeps: enough for a status message, small enough for etcd.
-pub const TOP_ADVISORIES: usize = 5;
-
-/// Summarises a cosign vuln predicate (whose `scanner.result` holds the scanner's report), a raw
-/// Trivy JSON report, or an OSV report (osv-scanner output or `{"vulns": [...]}`).
-pub fn parse_vuln_report(doc: &Value) -> Result<VulnSummary, PredicateError> {
-    if let Some(scanner) = doc.get("scanner").filter(|s| s.is_object()) {
-        let uri = scanner
-            .get("uri")
-            .and_then(Value::as_str)
-            .unwrap_or("unknown scanner");
-        let result = scanner
-            .get("result")
-            .filter(|r| !r.is_null())
-            .ok_or_else(|| shape("cosign vuln", "scanner.result is missing"))?;
-        let mut s = parse_vuln_report(result)
-            .map_err(|e| shape("cosign vuln", format!("scanner.result: {e}")))?;
-        s.scanner = uri.to_owned();
-        return Ok(s);
-    }
-    let mut findings = Vec::new();
-    let scanner;
-    if let Some(results) = doc
-        .get("Results")
-        .or_else(|| doc.get("SchemaVersion").map(|_| &Value::Null))
-    {
-        scanner = "trivy";
-        for r in results.as_array().map(Vec::as_slice).unwrap_or_default() {
-            for v in r
-                .get("Vulnerabilities")
-                .and_then(Value::as_array)
-                .map(Vec::as_slice)
-                .unwrap_or_default()
-            {
-                findings.push(Advisory {
-                    id: str_at(v, "VulnerabilityID").unwrap_or("?").to_owned(),
-                    severity: Severity::parse(str_at(v, "Severity").unwrap_or("")),
-                    package: str_at(v, "PkgName").unwrap_or("?").to_owned(),
-                    fixed_version: str_at(v, "FixedVersion")
-                        .filter(|f| !f.is_empty())
-                        .map(str::to_owned),
-                });
-            }
-        }
-    } else if let Some(results) = doc.get("results").and_then(Value::as_array) {
-        scanner = "osv-scanner";
-        for r in results {
-            for p in r
-                .get("packages")
-                .and_then(Value::as_array)
-                .map(Vec::as_slice)
-                .unwrap_or_default()
-            {
-                let package = p
-                    .pointer("/package/name")
-                    .and_then(Value::as_str)
-                    .unwrap_or("?");
-                for v in p
-                    .get("vulnerabilities")
-                    .and_then(Value::as_array)
-                    .map(Vec::as_slice)
-                    .unwrap_or_default()
-                {
-                    findings.push(osv_advisory(v, package, p.get("groups")));
-                }
-            }
-        }
-    } else if let Some(vulns) = doc.get("vulns").and_then(Value::as_array) {
-        scanner = "osv";
-        for v in vulns {
-            let package = v
-                .pointer("/affected/0/package/name")
-                .and_then(Value::as_str)
-                .unwrap_or("?");
-            findings.push(osv_advisory(v, package, None));
-        }
-    } else {
-        return Err(shape(
-            "vulnerability report",
-            "not a cosign vuln predicate (scanner.result), a Trivy report (Results) or an OSV report (results/vulns)",
-        ));
-    }
-    Ok(summarise(scanner, findings))
-}
-
-fn str_at<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-    v.get(key).and_then(Value::as_str)
-}
-
-fn osv_advisory(v: &Value, package: &str, groups: Option<&Value>) -> Advisory {
-    let id = str_at(v, "id").unwrap_or("?");
-    // osv-scanner puts the highest CVSS score of each alias group in `groups[].max_severity`;
-    // GitHub advisories carry a word in `database_specific.severity`.
-    let group_score = groups
-        .and_then(Value::as_array)
-        .and_then(|gs| {
-            gs.iter().find(|g| {
-                g.get("ids")
-                    .and_then(Value::as_array)
-                    .is_some_and(|ids| ids.iter().any(|i| i.as_str() == Some(id)))
-            })
-        })
-        .and_then(|g| g.get("max_severity"))
-        .and_then(Value::as_str);
-    let severity = group_score
-        .or_else(|| {
-            v.pointer("/database_specific/severity")
-                .and_then(Value::as_str)
-        })
-        .map(Severity::parse)
-        .unwrap_or(Severity::Unknown);
-    let fixed_version = v
-        .pointer("/affected/0/ranges/0/events")
-        .and_then(Value::as_array)
-        .and_then(|es| es.iter().find_map(|e| str_at(e, "fixed")))
-        .map(str::to_owned);
-    Advisory {
-        id: id.to_owned(),
-        severity,
-        package: package.to_owned(),
-        fixed_version,
-    }
-}
-
-fn summarise(scanner: &str, mut findings: Vec<Advisory>) -> VulnSummary {
-    let mut counts = crate::api::VulnerabilityCounts::default();
-    for f in &findings {
-        let c = match f.severity {
-            Severity::Critical => &mut counts.critical,
-            Severity::High => &mut counts.high,
-            Severity::Medium => &mut counts.medium,
-            Severity::Low => &mut counts.low,
-            Severity::Unknown => &mut counts.unknown,
-        };
-        *c = c.saturating_add(1);
-    }
-    findings.sort_by(|a, b| a.severity.cmp(&b.severity).then_with(|| a.id.cmp(&b.id)));
-    findings.dedup_by(|a, b| a.id == b.id && a.package == b.package);
-    findings.truncate(TOP_ADVISORIES);
-    VulnSummary {
-        scanner: scanner.to_owned(),
-        counts,
-        top: findings,
-    }
-}
-
 /// Parses bytes as JSON, for callers (and fuzzers) that start from raw input.
 pub fn json(bytes: &[u8]) -> Result<Value, PredicateError> {
     serde_json::from_slice(bytes).map_err(|e| PredicateError::Json(e.to_string()))
@@ -444,7 +379,7 @@ mod tests {
 
     #[test]
     fn cyclonedx_fixture_summary() {
-        let s = parse_sbom(&fixture("sbom.cdx.json")).unwrap();
+        let s = parse_sbom(CYCLONEDX, &fixture("sbom.cdx.json")).unwrap();
         assert!(s.format.starts_with("CycloneDX 1."));
         assert!(s.components >= 5, "{s:?}");
         assert!(s.licenses.iter().any(|l| l.contains("MIT")), "{s:?}");
@@ -455,55 +390,62 @@ mod tests {
     fn spdx_summary() {
         let d = json!({"spdxVersion": "SPDX-2.3", "packages": [
             {"name": "a", "licenseConcluded": "MIT"}, {"name": "b", "licenseConcluded": "NOASSERTION"}]});
-        let s = parse_sbom(&d).unwrap();
+        let s = parse_sbom(SPDX, &d).unwrap();
         assert_eq!((s.format.as_str(), s.components), ("SPDX-2.3", 2));
         assert_eq!(s.licenses, ["MIT"]);
     }
 
-    #[test]
-    fn trivy_fixture_counts() {
-        let s = parse_vuln_report(&fixture("trivy-report.json")).unwrap();
-        assert_eq!(s.scanner, "trivy");
-        assert_eq!(s.counts.medium, 4);
-        assert_eq!(s.counts.critical, 0);
-        let s = parse_vuln_report(&fixture("trivy-report-critical.json")).unwrap();
-        assert!(s.counts.critical >= 1);
-        assert_eq!(s.top[0].severity, Severity::Critical);
+    fn sbom_err(predicate_type: &str, doc: Value) -> String {
+        match parse_sbom(predicate_type, &doc) {
+            Err(e) => e.to_string(),
+            Ok(s) => panic!("{doc} under {predicate_type} accepted as {s:?}"),
+        }
     }
 
     #[test]
-    fn cosign_vuln_wraps_a_trivy_report() {
-        let d = json!({"scanner": {"uri": "pkg:github/aquasecurity/trivy@v0.50.0",
-            "result": fixture("trivy-report-critical.json")}});
-        let s = parse_vuln_report(&d).unwrap();
-        assert_eq!(s.scanner, "pkg:github/aquasecurity/trivy@v0.50.0");
-        assert!(s.counts.critical >= 1);
-        assert!(parse_vuln_report(&json!({"scanner": {"uri": "x"}})).is_err());
-    }
-
-    #[test]
-    fn osv_fixture_counts() {
-        let s = parse_vuln_report(&fixture("osv-report.json")).unwrap();
-        assert_eq!(s.scanner, "osv-scanner");
-        assert!(
-            s.counts.high + s.counts.critical + s.counts.medium >= 1,
-            "{s:?}"
+    fn sboms_must_say_what_their_format_requires_under_their_own_type() {
+        let e = sbom_err(CYCLONEDX, json!({"bomFormat": "CycloneDX"}));
+        assert!(e.contains("specVersion is missing"), "{e}");
+        let e = sbom_err(
+            CYCLONEDX,
+            json!({"bomFormat": "CycloneDX", "specVersion": "1.6"}),
         );
-        let raw = json!({"vulns": [{"id": "GHSA-x", "database_specific": {"severity": "MODERATE"},
-            "affected": [{"package": {"name": "p"}, "ranges": [{"events": [{"introduced": "0"}, {"fixed": "1.2"}]}]}]}]});
-        let s = parse_vuln_report(&raw).unwrap();
-        assert_eq!(s.counts.medium, 1);
-        assert_eq!(s.top[0].fixed_version.as_deref(), Some("1.2"));
+        assert!(e.contains("components is missing"), "{e}");
+        let e = sbom_err(
+            CYCLONEDX,
+            json!({"bomFormat": "CycloneDX", "specVersion": "", "components": []}),
+        );
+        assert!(e.contains("specVersion is missing"), "{e}");
+        let e = sbom_err(
+            CYCLONEDX,
+            json!({"spdxVersion": "SPDX-2.3", "packages": []}),
+        );
+        assert!(e.contains("--type spdxjson"), "{e}");
+        let e = sbom_err(SPDX, fixture("sbom.cdx.json"));
+        assert!(e.contains("--type cyclonedx"), "{e}");
+        let e = sbom_err(SLSA_V1, fixture("sbom.cdx.json"));
+        assert!(e.contains("neither CycloneDX"), "{e}");
+        // An empty components array is an SBOM of an image with no components.
+        let empty = json!({"bomFormat": "CycloneDX", "specVersion": "1.6", "components": []});
+        assert_eq!(parse_sbom(CYCLONEDX, &empty).unwrap().components, 0);
+        // Versioned predicate types are of their format.
+        assert!(parse_sbom("https://cyclonedx.org/bom/v1.6", &empty).is_ok());
+    }
+
+    fn v02() -> Value {
+        json!({"builder": {"id": "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml@refs/tags/v1.9.0"},
+            "buildType": "https://example.com/build@v1",
+            "invocation": {"configSource": {"uri": "git+https://github.com/o/r@refs/heads/main",
+                "digest": {"sha1": "abc"}}}})
     }
 
     #[test]
     fn slsa_v02_and_v1() {
-        let v02 = json!({"builder": {"id": "https://github.com/actions/runner"},
-            "buildType": "https://example.com/build@v1",
-            "invocation": {"configSource": {"uri": "git+https://github.com/o/r@refs/heads/main",
-                "digest": {"sha1": "abc"}}}});
-        let s = parse_slsa(SLSA_V02, &v02).unwrap();
-        assert_eq!(s.builder_id, "https://github.com/actions/runner");
+        let s = parse_slsa(SLSA_V02, &v02()).unwrap();
+        assert!(
+            s.builder_id
+                .starts_with("https://github.com/slsa-framework/")
+        );
         assert_eq!(s.source_commit.as_deref(), Some("abc"));
         let v1 = json!({"buildDefinition": {"buildType": "https://slsa-framework.github.io/github-actions-buildtypes/workflow/v1",
             "resolvedDependencies": [{"uri": "git+https://github.com/o/r@refs/tags/v1", "digest": {"gitCommit": "def"}}]},
@@ -515,8 +457,102 @@ mod tests {
             Some("git+https://github.com/o/r@refs/tags/v1")
         );
         assert_eq!(s.source_commit.as_deref(), Some("def"));
-        assert!(parse_slsa(SLSA_V1, &v02).is_err());
+        assert!(parse_slsa(SLSA_V1, &v02()).is_err());
         assert!(parse_slsa(SLSA_V02, &v1).is_err());
+    }
+
+    #[test]
+    fn slsa_needs_a_non_empty_builder_id_and_build_type() {
+        for (t, doc, field) in [
+            (
+                SLSA_V02,
+                json!({"builder": {"id": ""}, "buildType": "b"}),
+                "builder.id",
+            ),
+            (
+                SLSA_V02,
+                json!({"builder": {"id": "x"}, "buildType": "  "}),
+                "buildType",
+            ),
+            (
+                SLSA_V02,
+                json!({"builder": {}, "buildType": "b"}),
+                "builder.id",
+            ),
+            (
+                SLSA_V1,
+                json!({"runDetails": {"builder": {"id": ""}}, "buildDefinition": {"buildType": "b"}}),
+                "runDetails.builder.id",
+            ),
+            (
+                SLSA_V1,
+                json!({"runDetails": {"builder": {"id": "x"}}, "buildDefinition": {"buildType": ""}}),
+                "buildDefinition.buildType",
+            ),
+        ] {
+            let e = parse_slsa(t, &doc).unwrap_err().to_string();
+            assert!(e.contains(&format!("{field} is missing or empty")), "{e}");
+        }
+    }
+
+    #[test]
+    fn provenance_requirements_match_as_slsa_verifier_does() {
+        let p = parse_slsa(SLSA_V02, &v02()).unwrap();
+        let req = |b: Option<&str>, s: Option<&str>| ProvenanceRequirements {
+            builder_id: b.map(str::to_owned),
+            source_uri: s.map(str::to_owned),
+        };
+        const B: &str = "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml";
+        assert!(req(None, None).is_empty());
+        assert_eq!(req(Some(B), Some("github.com/o/r")).check(&p), Ok(()));
+        assert_eq!(
+            req(Some(&format!("{B}@refs/tags/v1.9.0")), None).check(&p),
+            Ok(())
+        );
+        assert_eq!(
+            req(None, Some("https://github.com/o/r.git")).check(&p),
+            Ok(())
+        );
+        let e = req(Some(&format!("{B}@refs/tags/v2.0.0")), None)
+            .check(&p)
+            .unwrap_err();
+        assert_eq!(e.field, "builder id");
+        let e = req(Some("https://github.com/attacker/builder"), None)
+            .check(&p)
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("requires https://github.com/attacker/builder"),
+            "{e}"
+        );
+        let e = req(None, Some("github.com/o/other")).check(&p).unwrap_err();
+        assert_eq!(
+            (e.field, e.found.as_str()),
+            (
+                "source repository",
+                "git+https://github.com/o/r@refs/heads/main"
+            )
+        );
+        // A repository whose name only starts like the required one is another repository.
+        assert!(
+            req(None, Some("github.com/o/r"))
+                .check(&ProvenanceSummary {
+                    source_repo: Some("git+https://github.com/o/r-fork@refs/heads/main".into()),
+                    ..p.clone()
+                })
+                .is_err()
+        );
+        let unnamed = ProvenanceSummary {
+            source_repo: None,
+            ..p
+        };
+        assert_eq!(
+            req(None, Some("github.com/o/r"))
+                .check(&unnamed)
+                .unwrap_err()
+                .found,
+            "not named"
+        );
     }
 
     #[test]
@@ -527,21 +563,13 @@ mod tests {
             json!("x"),
             json!([]),
             json!({}),
-            json!({"bomFormat": "CycloneDX", "components": 3}),
+            json!({"bomFormat": "CycloneDX", "specVersion": "1.5", "components": 3}),
             json!({"spdxVersion": "x", "packages": {}}),
         ] {
-            assert!(parse_sbom(&bad).is_err(), "{bad}");
+            assert!(parse_sbom(CYCLONEDX, &bad).is_err(), "{bad}");
+            assert!(parse_sbom(SPDX, &bad).is_err(), "{bad}");
             assert!(parse_slsa(SLSA_V02, &bad).is_err(), "{bad}");
             assert!(parse_slsa(SLSA_V1, &bad).is_err(), "{bad}");
-        }
-        for bad in [
-            json!(null),
-            json!(1),
-            json!([]),
-            json!({}),
-            json!({"results": 1}),
-        ] {
-            assert!(parse_vuln_report(&bad).is_err(), "{bad}");
         }
         assert!(json(b"\xff{").is_err());
         // Nesting as deep as serde_json parses (128 levels) is summarised.
@@ -550,6 +578,6 @@ mod tests {
             deep = json!({"components": [deep]});
         }
         let doc = json!({"bomFormat": "CycloneDX", "specVersion": "1.5", "components": [deep]});
-        assert_eq!(parse_sbom(&doc).unwrap().components, 61);
+        assert_eq!(parse_sbom(CYCLONEDX, &doc).unwrap().components, 61);
     }
 }

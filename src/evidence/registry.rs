@@ -331,17 +331,27 @@ impl RegistryClient {
         }))
     }
 
-    /// Reads a blob and checks it against its digest.
-    pub async fn blob(&self, image: &ImageRef, digest: &str) -> Result<Bytes, RegistryError> {
+    /// Reads a blob of the `size` its descriptor declares and checks it against its digest. The
+    /// body is streamed with that size as its limit, so a registry that sends more is cut off
+    /// before more is held.
+    pub async fn blob(
+        &self,
+        image: &ImageRef,
+        digest: &str,
+        size: u64,
+    ) -> Result<Bytes, RegistryError> {
         let url = format!("{}/blobs/{digest}", self.base_url(image));
-        let (_, bytes) = self
-            .get(image, &url, "*/*", MAX_BLOB_BYTES)
-            .await?
-            .ok_or_else(|| RegistryError::Status {
-                url: url.clone(),
-                status: 404,
-                body: "blob not found".into(),
-            })?;
+        let limit = usize::try_from(size)
+            .unwrap_or(usize::MAX)
+            .min(MAX_BLOB_BYTES);
+        let (_, bytes) =
+            self.get(image, &url, "*/*", limit)
+                .await?
+                .ok_or_else(|| RegistryError::Status {
+                    url: url.clone(),
+                    status: 404,
+                    body: "blob not found".into(),
+                })?;
         let actual = Digest::of(&bytes);
         if actual.as_str() != digest {
             return Err(RegistryError::DigestMismatch {

@@ -9,6 +9,7 @@
 use base64::Engine as _;
 use sha2::{Digest as _, Sha256};
 
+use super::crypto::b64;
 use super::trust_root::TransparencyLog;
 
 /// A Merkle inclusion proof as a bundle carries it.
@@ -36,7 +37,7 @@ pub struct TlogEntry {
 
 /// Verifies `sig` by the log's key over `msg`.
 pub fn log_signature_ok(log: &TransparencyLog, msg: &[u8], sig: &[u8]) -> Result<(), String> {
-    super::keyless::verify_spki_signature(&log.public_key_der, msg, sig)
+    super::crypto::verify_spki_signature(&log.public_key_der, msg, sig)
 }
 
 /// Checks the SET: the log's signature over the canonical JSON of body, integrated time, log id
@@ -140,7 +141,7 @@ fn verify_checkpoint(
         .ok_or("checkpoint has no tree size")?;
     let root = lines
         .next()
-        .and_then(|l| base64::engine::general_purpose::STANDARD.decode(l).ok())
+        .and_then(b64)
         .ok_or("checkpoint has no root hash")?;
     if size != proof.tree_size || root != proof.root_hash {
         return Err("checkpoint does not match the inclusion proof's tree size and root".into());
@@ -150,7 +151,7 @@ fn verify_checkpoint(
         .lines()
         .filter_map(|l| l.strip_prefix("\u{2014} "))
         .filter_map(|l| l.rsplit_once(' '))
-        .filter_map(|(_, b)| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .filter_map(|(_, b)| b64(b))
         .filter(|raw| raw.len() > 4)
         .any(|raw| log_signature_ok(log, signed.as_bytes(), &raw[4..]).is_ok());
     if verified {

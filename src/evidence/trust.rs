@@ -39,7 +39,7 @@ impl TrustedKey {
             name: name.clone(),
             why: e.to_string(),
         })?;
-        let der = pem_body(pem).ok_or_else(|| TrustError::Key {
+        let der = super::crypto::pem_der(pem).ok_or_else(|| TrustError::Key {
             name: name.clone(),
             why: "no PEM body".into(),
         })?;
@@ -99,23 +99,28 @@ fn ed25519_from_spki(der: &[u8]) -> Option<ed25519_dalek::VerifyingKey> {
     ed25519_dalek::VerifyingKey::from_bytes(raw).ok()
 }
 
-fn pem_body(pem: &[u8]) -> Option<Vec<u8>> {
-    let text = std::str::from_utf8(pem).ok()?;
-    let body: String = text
-        .lines()
-        .skip_while(|l| !l.starts_with("-----BEGIN"))
-        .skip(1)
-        .take_while(|l| !l.starts_with("-----END"))
-        .collect();
-    super::dsse::decode_b64(&body)
-}
-
-/// The set of authorities a verification trusts.
-#[derive(Debug, Clone, Default)]
+/// The set of authorities a verification trusts, and what the platform demands of the evidence
+/// they sign (the provenance's builder and source, the age of the vulnerability report).
+#[derive(Debug, Clone)]
 pub struct TrustPolicy {
     pub keys: Vec<TrustedKey>,
     /// Keyless (Fulcio/Rekor) authorities; they apply to signatures that carry a certificate.
     pub keyless: Vec<super::keyless::KeylessAuthority>,
+    /// The builder and source every verified provenance must name.
+    pub provenance: super::predicates::ProvenanceRequirements,
+    /// How old the newest vulnerability report may be before the evidence is stale.
+    pub max_report_age: std::time::Duration,
+}
+
+impl Default for TrustPolicy {
+    fn default() -> Self {
+        Self {
+            keys: vec![],
+            keyless: vec![],
+            provenance: Default::default(),
+            max_report_age: super::vuln_facts::DEFAULT_MAX_REPORT_AGE,
+        }
+    }
 }
 
 impl TrustPolicy {

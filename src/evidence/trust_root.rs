@@ -9,8 +9,9 @@
 
 use std::path::Path;
 
-use base64::Engine as _;
 use serde::Deserialize;
+
+use super::crypto::b64;
 use sha2::Digest as _;
 
 /// Why a trust root file cannot be used. Every message names the file and, where it applies,
@@ -248,12 +249,6 @@ impl TrustedRoot {
     pub fn tlog(&self, key_id: &[u8]) -> Option<&TransparencyLog> {
         self.tlogs.iter().find(|l| l.key_id == key_id)
     }
-}
-
-fn b64(s: &str) -> Option<Vec<u8>> {
-    base64::engine::general_purpose::STANDARD
-        .decode(s.trim())
-        .ok()
 }
 
 fn validity(v: Option<&RawValidity>) -> Result<Validity, String> {

@@ -7,6 +7,8 @@
 #[path = "../common/unique.rs"]
 mod unique;
 
+pub mod oci;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -136,10 +138,11 @@ impl Registry {
         }
         std::fs::write(&config, yaml).expect("write registry config");
         let log = std::fs::File::create(dir.path().join("registry.log")).expect("log file");
+        let access = std::fs::File::create(dir.path().join("access.log")).expect("log file");
         let child = Command::new(bin)
             .arg("serve")
             .arg(&config)
-            .stdout(Stdio::null())
+            .stdout(access)
             .stderr(log)
             .spawn()
             .expect("start docker-registry");
@@ -159,6 +162,11 @@ impl Registry {
 
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
+    }
+
+    /// The registry's access log so far: one line per request (`"GET /v2/… HTTP/1.1" 200 …`).
+    pub fn access_log(&self) -> String {
+        std::fs::read_to_string(self.path("access.log")).unwrap_or_default()
     }
 
     /// Pushes a fresh single-layer image (random content, so a distinct digest) and returns
@@ -331,17 +339,37 @@ pub fn fixture(name: &str) -> PathBuf {
 }
 
 /// Wraps a Trivy report in cosign's vulnerability predicate (what `trivy --format cosign-vuln`
-/// writes) and returns the file.
+/// writes), scanned now, and returns the file.
 pub fn cosign_vuln_predicate(reg: &Registry, report: &str) -> PathBuf {
+    cosign_vuln_predicate_at(reg, report, jiff::Timestamp::now())
+}
+
+/// [`cosign_vuln_predicate`] of a fixture file, scanned at `scanned`.
+pub fn cosign_vuln_predicate_at(reg: &Registry, report: &str, scanned: jiff::Timestamp) -> PathBuf {
     let result: serde_json::Value =
         serde_json::from_slice(&std::fs::read(fixture(report)).unwrap()).unwrap();
+    write_cosign_vuln(reg, report, result, scanned)
+}
+
+/// Wraps the scanner report `result` in cosign's vulnerability predicate, scanned at `scanned`,
+/// and writes it to a file named after `name`.
+pub fn write_cosign_vuln(
+    reg: &Registry,
+    name: &str,
+    result: serde_json::Value,
+    scanned: jiff::Timestamp,
+) -> PathBuf {
     let pred = serde_json::json!({
         "invocation": {"parameters": null, "uri": "", "event_id": "", "builder.id": ""},
         "scanner": {"uri": "pkg:github/aquasecurity/trivy@v0.50.0", "version": "v0.50.0",
             "db": {"uri": "", "version": ""}, "result": result},
-        "metadata": {"scanStartedOn": "2024-03-01T10:00:00Z", "scanFinishedOn": "2024-03-01T10:00:05Z"}
+        "metadata": {"scanStartedOn": scanned.to_string(), "scanFinishedOn": scanned.to_string()}
     });
-    let p = reg.path(&format!("cosign-vuln-{report}"));
+    let p = reg.path(&format!(
+        "cosign-vuln-{}-{}.json",
+        name.replace('/', "_"),
+        unique::unique_u64()
+    ));
     std::fs::write(&p, serde_json::to_vec_pretty(&pred).unwrap()).unwrap();
     p
 }
