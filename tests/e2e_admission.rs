@@ -1,0 +1,480 @@
+//! The admission webhook through the real kube-apiserver: the API server calls
+//! `release-gate webhook` (over TLS, with a caBundle) for every path an image takes to a node,
+//! and kubectl shows what it says. Each test starts its own webhook process and a
+//! ValidatingWebhookConfiguration scoped by a namespace label to its own namespace, so tests
+//! run side by side. The releases' statuses are written by the test (the controller is not
+//! running here): admission reads verdicts, it does not make them.
+
+mod support;
+
+use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+use release_gate::api::HardenedRelease;
+use serde_json::{Value, json};
+use std::io::Write;
+use std::process::Stdio;
+use std::time::Duration;
+use support::{TestNamespace, apply_crds, client, free_port, wait_until};
+
+const D1: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+const D2: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+const D3: &str = "sha256:3333333333333333333333333333333333333333333333333333333333333333";
+
+fn image(d: &str) -> String {
+    format!("registry.example.com/team/app@{d}")
+}
+
+/// A running webhook process and the webhook configuration that sends it one namespace's
+/// requests. Dropping it removes the configuration and stops the process.
+struct Gate {
+    child: Option<std::process::Child>,
+    config: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::process::Command::new("kubectl")
+            .args([
+                "delete",
+                "validatingwebhookconfiguration",
+                &self.config,
+                "--wait=false",
+            ])
+            .output();
+    }
+}
+
+impl Gate {
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Starts `release-gate webhook` on a free port with the repository's pinned policy and a
+/// fresh certificate, registers it for namespaces labelled `releasegate.dev/e2e-gate=<ns>`,
+/// and waits until the API server routes requests to it.
+async fn start_gate(client: &Client, ns: &str, extra: &[&str]) -> Gate {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
+        .expect("certificate");
+    let cert_pem = cert.cert.pem();
+    std::fs::write(dir.path().join("tls.crt"), &cert_pem).unwrap();
+    std::fs::write(dir.path().join("tls.key"), cert.signing_key.serialize_pem()).unwrap();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let digest =
+        release_gate::policy::Bundle::from_dir(&std::path::Path::new(root).join("policies"))
+            .expect("bundle")
+            .digest();
+    let port = free_port();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_release-gate"))
+        .current_dir(root)
+        .args(["webhook", "--webhook-addr", &format!("127.0.0.1:{port}")])
+        .arg("--tls-cert")
+        .arg(dir.path().join("tls.crt"))
+        .arg("--tls-key")
+        .arg(dir.path().join("tls.key"))
+        .args(["--policy-bundle", "policies", "--policy-digest", &digest])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the webhook");
+    let ca = dir.path().join("tls.crt");
+    let ready = wait_until(Duration::from_secs(60), || {
+        let ca = ca.clone();
+        async move {
+            let out = std::process::Command::new("curl")
+                .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
+                .arg(&ca)
+                .arg(format!("https://127.0.0.1:{port}/readyz"))
+                .output()
+                .ok()?;
+            (String::from_utf8_lossy(&out.stdout) == "200").then_some(())
+        }
+    })
+    .await;
+    let config = format!("release-gate-{ns}");
+    let mut gate = Gate {
+        child: Some(child),
+        config: config.clone(),
+        _dir: dir,
+    };
+    assert!(
+        ready.is_some(),
+        "the webhook did not become ready within 60 s"
+    );
+    let rule = |groups: &[&str], resources: &[&str]| json!({"apiGroups": groups, "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": resources, "scope": "Namespaced"});
+    let vwc: ValidatingWebhookConfiguration = serde_json::from_value(json!({
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingWebhookConfiguration",
+        "metadata": {"name": config},
+        "webhooks": [{
+            "name": "admission.releasegate.dev",
+            "clientConfig": {
+                "url": format!("https://127.0.0.1:{port}/validate"),
+                "caBundle": base64(cert_pem.as_bytes()),
+            },
+            "rules": [
+                rule(&[""], &["pods", "pods/ephemeralcontainers", "replicationcontrollers"]),
+                rule(&["apps"], &["deployments", "replicasets", "statefulsets", "daemonsets"]),
+                rule(&["batch"], &["jobs", "cronjobs"]),
+            ],
+            "namespaceSelector": {"matchLabels": {"releasegate.dev/e2e-gate": ns}},
+            "failurePolicy": "Fail",
+            "sideEffects": "None",
+            "admissionReviewVersions": ["v1"],
+            "timeoutSeconds": 5,
+        }]
+    }))
+    .unwrap();
+    Api::<ValidatingWebhookConfiguration>::all(client.clone())
+        .create(&PostParams::default(), &vwc)
+        .await
+        .expect("create the webhook configuration");
+    // The API server picks the configuration up asynchronously; a probe Pod with a tag-only
+    // image is denied by the gate once it is in place.
+    let routed = wait_until(Duration::from_secs(30), || async {
+        let (ok, _, err) = kubectl_apply(ns, &pod_yaml("probe", "busybox:1"));
+        (!ok && err.contains("release-gate")).then_some(())
+    })
+    .await;
+    if routed.is_none() {
+        gate.stop();
+        panic!("the API server did not call the webhook within 30 s");
+    }
+    gate
+}
+
+fn base64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Labels namespace `ns` for the gate and with the given policy labels.
+async fn label_namespace(client: &Client, ns: &str, labels: Value) {
+    let mut all = json!({"releasegate.dev/e2e-gate": ns});
+    for (k, v) in labels.as_object().unwrap() {
+        all[k] = v.clone();
+    }
+    Api::<Namespace>::all(client.clone())
+        .patch(
+            ns,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": all}})),
+        )
+        .await
+        .expect("label the namespace");
+}
+
+/// Creates a HardenedRelease for digest `d` in `ns` and writes the status the controller
+/// would: Verified/Ready, or Blocked with `reasons`.
+async fn release(client: &Client, ns: &str, name: &str, d: &str, ready: bool, reasons: &[&str]) {
+    let api: Api<HardenedRelease> = Api::namespaced(client.clone(), ns);
+    let hr: HardenedRelease = serde_json::from_value(json!({
+        "apiVersion": "releasegate.dev/v1alpha1", "kind": "HardenedRelease",
+        "metadata": {"name": name}, "spec": {"image": image(d)}
+    }))
+    .unwrap();
+    let created = api
+        .create(&PostParams::default(), &hr)
+        .await
+        .expect("create release");
+    let status = json!({"status": {
+        "phase": if ready { "Verified" } else { "Blocked" },
+        "verifiedDigest": d,
+        "observedGeneration": created.metadata.generation,
+        "reasons": reasons,
+        "conditions": [{
+            "type": "Ready", "status": if ready { "True" } else { "False" },
+            "reason": if ready { "Verified" } else { "Blocked" }, "message": reasons.join("; "),
+            "lastTransitionTime": "2026-11-30T00:00:00Z",
+        }],
+    }});
+    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .expect("write release status");
+}
+
+fn pod_yaml(name: &str, img: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  containers:\n  - name: app\n    image: {img}\n"
+    )
+}
+
+fn deployment_yaml(name: &str, img: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {{app: {name}}}\n  template:\n    metadata:\n      labels: {{app: {name}}}\n    spec:\n      containers:\n      - name: app\n        image: {img}\n"
+    )
+}
+
+fn cronjob_yaml(name: &str, img: &str) -> String {
+    format!(
+        "apiVersion: batch/v1\nkind: CronJob\nmetadata:\n  name: {name}\nspec:\n  schedule: \"0 3 * * *\"\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: Never\n          containers:\n          - name: report\n            image: {img}\n"
+    )
+}
+
+/// `kubectl apply -n ns -f -` with `yaml`: (succeeded, stdout, stderr).
+fn kubectl_apply(ns: &str, yaml: &str) -> (bool, String, String) {
+    let mut child = std::process::Command::new("kubectl")
+        .args(["apply", "-n", ns, "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kubectl on PATH");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(yaml.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn assert_denied(result: (bool, String, String), fragments: &[&str]) {
+    let (ok, out, err) = result;
+    assert!(!ok, "admitted: {out}");
+    assert!(
+        err.contains("admission webhook \"admission.releasegate.dev\" denied the request"),
+        "{err}"
+    );
+    for f in fragments {
+        assert!(err.contains(f), "missing {f:?} in: {err}");
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the real test bed: make test"]
+async fn verified_images_are_admitted_and_every_other_path_is_denied_with_the_reason() {
+    let client = client().await;
+    apply_crds(&client).await;
+    let ns = TestNamespace::new(&client, "admit").await;
+    let other = TestNamespace::new(&client, "admit-other").await;
+    label_namespace(&client, &ns.name, json!({})).await;
+    release(&client, &ns.name, "app", D1, true, &[]).await;
+    release(
+        &client,
+        &ns.name,
+        "blocked",
+        D2,
+        false,
+        &["release blocked: 2 critical vulnerabilities (CVE-2026-0001, CVE-2026-0002) block the release"],
+    )
+    .await;
+    release(&client, &other.name, "foreign", D3, true, &[]).await;
+    let _gate = start_gate(&client, &ns.name, &[]).await;
+
+    // A Deployment whose image has a Ready release: admitted, and its Pods too (created by
+    // the controller-manager through the same webhook).
+    let (ok, _, err) = kubectl_apply(&ns.name, &deployment_yaml("web", &image(D1)));
+    assert!(ok, "{err}");
+    let pods = wait_until(Duration::from_secs(60), || async {
+        let out = support::kubectl(&["get", "pods", "-n", &ns.name, "-l", "app=web", "-o", "name"]);
+        (!out.trim().is_empty()).then_some(out)
+    })
+    .await;
+    assert!(pods.is_some(), "the Deployment's Pod was not admitted");
+
+    // An image without a release, a tag, a Blocked release, another tenant's release.
+    assert_denied(
+        kubectl_apply(
+            &ns.name,
+            &deployment_yaml(
+                "unknown",
+                &image("sha256:4444444444444444444444444444444444444444444444444444444444444444"),
+            ),
+        ),
+        &[
+            "Deployment",
+            "/unknown: container \"app\" image registry.example.com/team/app@sha256:4444",
+            "has no HardenedRelease",
+        ],
+    );
+    assert_denied(
+        kubectl_apply(
+            &ns.name,
+            &deployment_yaml("tagged", "registry.example.com/team/app:1.2"),
+        ),
+        &["is not pinned by digest", "<image>@sha256:<digest>"],
+    );
+    assert_denied(
+        kubectl_apply(&ns.name, &deployment_yaml("blocked", &image(D2))),
+        &[
+            &format!("release {}/blocked is not Ready", ns.name),
+            "2 critical vulnerabilities",
+        ],
+    );
+    assert_denied(
+        kubectl_apply(&ns.name, &deployment_yaml("foreign", &image(D3))),
+        &[&format!(
+            "{}/foreign are not visible to namespace",
+            other.name
+        )],
+    );
+    // A CronJob's job template is checked.
+    assert_denied(
+        kubectl_apply(
+            &ns.name,
+            &cronjob_yaml("report", "registry.example.com/team/report:1"),
+        ),
+        &["CronJob", "not pinned by digest"],
+    );
+    assert!(kubectl_apply(&ns.name, &cronjob_yaml("report", &image(D1))).0);
+
+    // Scaling the admitted Deployment changes no image: admitted without re-judging.
+    let scaled = std::process::Command::new("kubectl")
+        .args(["scale", "deployment/web", "--replicas=2", "-n", &ns.name])
+        .output()
+        .unwrap();
+    assert!(
+        scaled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&scaled.stderr)
+    );
+
+    // kubectl debug adds an ephemeral container (the pods/ephemeralcontainers subresource).
+    let pod = pods.unwrap().lines().next().unwrap().to_string();
+    wait_until(Duration::from_secs(60), || async {
+        let phase = support::kubectl(&[
+            "get",
+            &pod,
+            "-n",
+            &ns.name,
+            "-o",
+            "jsonpath={.status.phase}",
+        ]);
+        (phase == "Running").then_some(())
+    })
+    .await
+    .expect("the Pod runs (kwok)");
+    let debug = std::process::Command::new("kubectl")
+        .args([
+            "debug",
+            &pod,
+            "-n",
+            &ns.name,
+            "--image=busybox:1.36",
+            "-c",
+            "dbg",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&debug.stderr);
+    assert!(!debug.status.success(), "kubectl debug was admitted");
+    assert!(
+        err.contains("container \"dbg\" image \"busybox:1.36\" is not pinned by digest"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs the real test bed: make test"]
+async fn a_restricted_namespace_needs_step_up() {
+    let client = client().await;
+    apply_crds(&client).await;
+    let ns = TestNamespace::new(&client, "admit-restricted").await;
+    label_namespace(
+        &client,
+        &ns.name,
+        json!({"releasegate.dev/sensitivity": "restricted"}),
+    )
+    .await;
+    release(&client, &ns.name, "app", D1, true, &[]).await;
+    let _gate = start_gate(&client, &ns.name, &[]).await;
+    assert_denied(
+        kubectl_apply(&ns.name, &pod_yaml("api", &image(D1))),
+        &[
+            "step-up required: deploying to restricted namespace",
+            "may not deploy to restricted namespace",
+        ],
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs the real test bed: make test"]
+async fn warn_mode_admits_with_warnings_and_exempt_namespaces_are_admitted() {
+    let client = client().await;
+    apply_crds(&client).await;
+    let ns = TestNamespace::new(&client, "admit-warn").await;
+    label_namespace(&client, &ns.name, json!({})).await;
+    let gate = start_gate(&client, &ns.name, &[]).await;
+    // Enforced so far (start_gate's probe was denied); labelled warn, the namespace's Pods are
+    // admitted and kubectl prints the reasons as warnings.
+    label_namespace(&client, &ns.name, json!({"releasegate.dev/mode": "warn"})).await;
+    let (_, _, err) = wait_until(Duration::from_secs(30), || async {
+        let r = kubectl_apply(&ns.name, &pod_yaml("w", "busybox:1"));
+        r.0.then_some(r)
+    })
+    .await
+    .expect("admitted in warn mode within 30 s");
+    assert!(
+        err.contains("Warning: release-gate (warn mode) would deny:"),
+        "{err}"
+    );
+    assert!(err.contains("is not pinned by digest"), "{err}");
+    drop(gate);
+
+    let exempt = TestNamespace::new(&client, "admit-exempt").await;
+    label_namespace(&client, &exempt.name, json!({})).await;
+    let exempt_list = format!("kube-system,{}", exempt.name);
+    let gate =
+        start_gate_without_probe(&client, &exempt.name, &["--exempt-namespace", &exempt_list])
+            .await;
+    let (ok, _, err) = kubectl_apply(&exempt.name, &pod_yaml("e", "busybox:1"));
+    assert!(ok, "{err}");
+    drop(gate);
+}
+
+/// [`start_gate`] for a namespace whose requests the gate admits (so the probe cannot tell):
+/// waits a fixed while for the API server to pick the configuration up.
+async fn start_gate_without_probe(client: &Client, ns: &str, extra: &[&str]) -> Gate {
+    // The probe's namespace is the gate's own selector: use a throwaway namespace to prove
+    // routing, then point a second configuration at `ns`.
+    let probe = TestNamespace::new(client, "admit-probe").await;
+    label_namespace(client, &probe.name, json!({})).await;
+    let gate = start_gate(client, &probe.name, extra).await;
+    // Re-target the configuration at `ns` (same webhook process).
+    Api::<ValidatingWebhookConfiguration>::all(client.clone())
+        .patch(
+            &gate.config,
+            &PatchParams::default(),
+            &Patch::Json::<()>(serde_json::from_value(json!([
+                {"op": "replace", "path": "/webhooks/0/namespaceSelector/matchLabels/releasegate.dev~1e2e-gate", "value": ns}
+            ])).unwrap()),
+        )
+        .await
+        .expect("retarget");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    gate
+}
+
+#[tokio::test]
+#[ignore = "needs the real test bed: make test"]
+async fn with_the_webhook_stopped_creation_fails_closed() {
+    let client = client().await;
+    apply_crds(&client).await;
+    let ns = TestNamespace::new(&client, "admit-down").await;
+    label_namespace(&client, &ns.name, json!({})).await;
+    release(&client, &ns.name, "app", D1, true, &[]).await;
+    let mut gate = start_gate(&client, &ns.name, &[]).await;
+    assert!(kubectl_apply(&ns.name, &pod_yaml("before", &image(D1))).0);
+    gate.stop();
+    let (ok, _, err) = kubectl_apply(&ns.name, &pod_yaml("after", &image(D1)));
+    assert!(!ok, "admitted with the webhook down");
+    assert!(err.contains("failed calling webhook"), "{err}");
+}
