@@ -156,6 +156,10 @@ do_cosign() {
   go_install github.com/sigstore/cosign/v2/cmd/cosign "v$COSIGN_VERSION"
   check_built "$out/cosign" github.com/sigstore/cosign/v2 "v$COSIGN_VERSION"
 }
+do_vegeta() {
+  go_install github.com/tsenart/vegeta/v12 "v$VEGETA_VERSION"
+  check_built "$out/vegeta" github.com/tsenart/vegeta/v12 "v$VEGETA_VERSION"
+}
 do_crane() {
   go_install github.com/google/go-containerregistry/cmd/crane "v$CRANE_VERSION"
   check_built "$out/crane" github.com/google/go-containerregistry "v$CRANE_VERSION"
@@ -276,8 +280,10 @@ install_one() {
   crane) build crane "$CRANE_VERSION" do_crane && link crane "$CRANE_VERSION" crane ;;
   opa) build opa "$OPA_VERSION" do_opa && link opa "$OPA_VERSION" opa ;;
   helm) build helm "$HELM_VERSION" do_helm && link helm "$HELM_VERSION" helm ;;
+  # The webhook load benchmark's load generator (e2e/bench/webhook-vs-opa.sh); not in `all`.
+  vegeta) build vegeta "$VEGETA_VERSION" do_vegeta && link vegeta "$VEGETA_VERSION" vegeta ;;
   *)
-    say "unknown tool '$1' (known: apt apt-base k8s etcd kwok cosign crane opa helm olareg)"
+    say "unknown tool '$1' (known: apt apt-base k8s etcd kwok cosign crane opa helm olareg vegeta)"
     exit 2
     ;;
   esac

@@ -104,6 +104,42 @@ pub fn policy_holder(
     ))))
 }
 
+/// How often the certificate files are checked for a rotation (cert-manager and the kubelet
+/// update a mounted Secret within a minute or so; the served certificate follows within this).
+const CERT_POLL: Duration = Duration::from_secs(5);
+
+/// Serves a rotated certificate without a restart: when the certificate and key files both
+/// change (and still parse as a matching pair), new TLS handshakes use them; a half-written or
+/// mismatched pair keeps the old one and is logged.
+async fn reload_certificate(tls: RustlsConfig, cert: PathBuf, key: PathBuf, shutdown: Shutdown) {
+    let read = |c: &PathBuf, k: &PathBuf| (std::fs::read(c).ok(), std::fs::read(k).ok());
+    let mut served = read(&cert, &key);
+    let mut ticker = tokio::time::interval(CERT_POLL);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = ticker.tick() => {}
+        }
+        let now = read(&cert, &key);
+        let (Some(c), Some(k)) = (&now.0, &now.1) else {
+            continue;
+        };
+        if now.0 == served.0 || now.1 == served.1 {
+            // Both files change on a rotation; one alone is a write in progress.
+            continue;
+        }
+        match tls.reload_from_pem(c.clone(), k.clone()).await {
+            Ok(()) => {
+                tracing::info!(cert = %cert.display(), "serving the rotated webhook certificate");
+                served = now;
+            }
+            Err(e) => tracing::warn!(cert = %cert.display(), error = %e,
+                "the certificate files changed but do not load; still serving the previous certificate"),
+        }
+    }
+}
+
 /// `/readyz`: 200 while a pinned bundle is served (or none is configured), 503 with the
 /// reason otherwise. A failed reload is reported while the last good bundle keeps serving.
 fn readiness(policy: Option<&PolicyHolder>, index: Option<&ReleaseIndex>) -> (StatusCode, String) {
@@ -173,15 +209,19 @@ pub async fn run(args: WebhookArgs, shutdown: Shutdown) -> anyhow::Result<()> {
         deadline,
     };
     let tls = match (tls_cert, tls_key) {
-        (Some(cert), Some(key)) => RustlsConfig::from_pem_file(&cert, &key)
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot load the webhook certificate --tls-cert {} / --tls-key {}",
-                    cert.display(),
-                    key.display()
-                )
-            })?,
+        (Some(cert), Some(key)) => {
+            let tls = RustlsConfig::from_pem_file(&cert, &key)
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot load the webhook certificate --tls-cert {} / --tls-key {}",
+                        cert.display(),
+                        key.display()
+                    )
+                })?;
+            tokio::spawn(reload_certificate(tls.clone(), cert, key, shutdown.clone()));
+            tls
+        }
         _ => {
             let cert =
                 rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
