@@ -38,8 +38,41 @@ async fn the_chart_lints_and_installs_into_the_real_api_server() {
         "--wait",
         "--timeout",
         "120s",
+        // The operator here is a kwok Pod that runs nothing: select no namespace, so the
+        // webhook configuration installs without judging the other tests' workloads.
+        "--set-json",
+        &format!(
+            "webhook.admission.namespaceSelector={{\"matchLabels\":{{\"releasegate.dev/e2e-chart\":\"{}\"}}}}",
+            ns.name
+        ),
     ]);
     assert!(ok, "helm install failed:\n{out}");
+
+    // The webhook configuration lists exactly the paths an image takes to a node.
+    let rules = support::kubectl(&[
+        "get",
+        "validatingwebhookconfiguration",
+        &release,
+        "-o",
+        "jsonpath={range .webhooks[0].rules[*]}{.apiGroups[0]}:{.resources}{\"\\n\"}{end}",
+    ]);
+    assert_eq!(
+        rules.lines().collect::<Vec<_>>(),
+        [
+            ":[\"pods\",\"pods/ephemeralcontainers\",\"replicationcontrollers\"]",
+            "apps:[\"deployments\",\"replicasets\",\"statefulsets\",\"daemonsets\"]",
+            "batch:[\"jobs\",\"cronjobs\"]",
+        ],
+        "{rules}"
+    );
+    let policy = support::kubectl(&[
+        "get",
+        "validatingwebhookconfiguration",
+        &release,
+        "-o",
+        "jsonpath={.webhooks[0].failurePolicy} {.webhooks[0].sideEffects} {.webhooks[0].clientConfig.service.path}",
+    ]);
+    assert_eq!(policy, "Fail None /validate");
 
     let ready = support::kubectl(&[
         "get",
