@@ -131,7 +131,7 @@ async fn start_gate(client: &Client, ns: &str, extra: &[&str]) -> Gate {
             ],
             "namespaceSelector": {"matchLabels": {"releasegate.dev/e2e-gate": ns}},
             "failurePolicy": "Fail",
-            "sideEffects": "None",
+            "sideEffects": "NoneOnDryRun",
             "admissionReviewVersions": ["v1"],
             "timeoutSeconds": 5,
         }]

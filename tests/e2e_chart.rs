@@ -72,7 +72,7 @@ async fn the_chart_lints_and_installs_into_the_real_api_server() {
         "-o",
         "jsonpath={.webhooks[0].failurePolicy} {.webhooks[0].sideEffects} {.webhooks[0].clientConfig.service.path}",
     ]);
-    assert_eq!(policy, "Fail None /validate");
+    assert_eq!(policy, "Fail NoneOnDryRun /validate");
 
     let ready = support::kubectl(&[
         "get",

@@ -107,6 +107,8 @@ pub struct Admission {
     pub config: AdmissionConfig,
     pub policy: Option<Arc<PolicyHolder>>,
     pub index: Option<ReleaseIndex>,
+    /// Where warn and audit mode record what they let through.
+    pub audit: Option<super::report::AuditSink>,
 }
 
 /// The mode for a namespace with `labels`: its label when valid, else the default. An invalid
@@ -198,6 +200,11 @@ impl Admission {
             Err(e) => Verdict::deny(format!("release-gate: cannot build the policy input: {e}")),
         };
         let (answer, outcome) = answer_for(&verdict, mode);
+        if matches!(outcome, Outcome::Warned | Outcome::Audited)
+            && let Some(audit) = &self.audit
+        {
+            audit.record(&review.request, verdict.reasons.clone(), mode.as_str());
+        }
         (answer, outcome, mode)
     }
 }
@@ -236,6 +243,7 @@ mod tests {
             config: AdmissionConfig::default(),
             policy: None,
             index: None,
+            audit: None,
         };
         let review = Review::parse(
             serde_json::json!({

@@ -7,6 +7,7 @@
 //! - [`index`]: the in-memory view of Ready releases, Decisions and Namespaces (reflectors);
 //! - [`decide`]: request + index snapshot → policy input → answer, with the enforcement mode;
 //! - [`metrics`]: requests by outcome and mode, decision latency;
+//! - [`report`]: PolicyReports and Events for what warn and audit mode let through;
 //! - [`server`]: the HTTPS `/validate` endpoint, bounded and failing closed.
 //!
 //! No registry call sits on this path: the controller verified each release ahead of time and
@@ -16,6 +17,7 @@ pub mod decide;
 pub mod images;
 pub mod index;
 pub mod metrics;
+pub mod report;
 pub mod review;
 pub mod server;
 

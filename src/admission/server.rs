@@ -131,6 +131,7 @@ mod tests {
                 config: AdmissionConfig::default(),
                 policy: None,
                 index: None,
+                audit: None,
             }),
             metrics: AdmissionMetrics::default(),
             deadline: Duration::from_secs(1),

@@ -2,6 +2,7 @@
 //! `/healthz` and `/readyz` over TLS and holds the pinned policy bundle (hot-reloaded, failing
 //! closed); the admission review endpoints plug in here.
 
+use crate::admission::report::AuditSink;
 use crate::admission::server::{AdmissionState, routes};
 use crate::admission::{Admission, AdmissionConfig, Mode, ReleaseIndex};
 use crate::policy::{Limits, Pin, PolicyHolder};
@@ -184,15 +185,18 @@ pub async fn run(args: WebhookArgs, shutdown: Shutdown) -> anyhow::Result<()> {
     let policy = policy_holder(policy_bundle, policy_digest, allow_unpinned_policy)?;
     // The index needs the API server; without a policy there is nothing to decide with, and
     // /validate fails closed without either.
-    let index = match &policy {
+    let (index, audit) = match &policy {
         Some(holder) => {
             tokio::spawn(holder.clone().watch(POLICY_POLL, shutdown.clone()));
             let client = kube::Client::try_default().await.context(
                 "the admission index needs the API server: set KUBECONFIG or run inside a cluster",
             )?;
-            Some(ReleaseIndex::start(client))
+            (
+                Some(ReleaseIndex::start(client.clone())),
+                Some(AuditSink::new(client)),
+            )
         }
-        None => None,
+        None => (None, None),
     };
     let deadline = Duration::from_millis(admission_deadline_ms);
     let admission = Arc::new(Admission {
@@ -202,6 +206,7 @@ pub async fn run(args: WebhookArgs, shutdown: Shutdown) -> anyhow::Result<()> {
         },
         policy: policy.clone(),
         index: index.clone(),
+        audit,
     });
     let state = AdmissionState {
         admission,
