@@ -9,6 +9,7 @@
 pub mod api;
 pub mod canary;
 pub mod cli;
+pub mod events;
 pub mod evidence;
 pub mod policy;
 pub mod reconcile;

@@ -30,6 +30,8 @@ pub struct Metrics {
     pub reconciles: Family<ReconcileLabels, Counter>,
     pub reconcile_errors: Family<ErrorLabels, Counter>,
     pub reconcile_duration: Family<ReconcileLabels, Histogram>,
+    /// The CanaryDrill metrics (MTTR, outcomes, windows, phases).
+    pub drill: crate::canary::DrillMetrics,
 }
 
 impl Default for Metrics {
@@ -55,11 +57,13 @@ impl Default for Metrics {
             "Duration of reconciliations",
             reconcile_duration.clone(),
         );
+        let drill = crate::canary::DrillMetrics::register(&mut registry);
         Self {
             registry: Arc::new(registry),
             reconciles,
             reconcile_errors,
             reconcile_duration,
+            drill,
         }
     }
 }

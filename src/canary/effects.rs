@@ -1,0 +1,375 @@
+//! Carries out the effects the state machine recorded in `status.pendingActions`. Each one is
+//! idempotent (apply, replace to a recorded value, scale to a number, create-if-absent by a
+//! fixed name), so running it again after a crash changes nothing more.
+
+use super::context::{DrillContext, DrillError};
+use super::workload::{
+    CLAIM_ANNOTATION, canary_deployment, canary_name, canary_template, recorded_template,
+    template_hash,
+};
+use crate::api::{
+    CanaryDrill, CanaryDrillStatus, Decision, DecisionScope, DecisionSpec, DecisionType,
+    DrillAction, Notice, PendingAction, StableRevision,
+};
+use crate::events::{Delivery, publish_event};
+use crate::reconcile::FIELD_MANAGER;
+use k8s_openapi::ByteString;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{PodTemplateSpec, Secret};
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::{Api, Resource, ResourceExt};
+
+/// Replace attempts when the Deployment controller keeps changing the target under us.
+const REPLACE_ATTEMPTS: u32 = 5;
+
+/// Runs every pending action in order; on success the list is empty. A failure leaves the
+/// list as it was (the whole list runs again: each action is idempotent).
+pub async fn run_pending(
+    ctx: &DrillContext,
+    drill: &CanaryDrill,
+    status: &mut CanaryDrillStatus,
+) -> Result<(), DrillError> {
+    let actions = status.pending_actions.clone();
+    for a in &actions {
+        run_one(ctx, drill, status, a).await?;
+    }
+    status.pending_actions.clear();
+    Ok(())
+}
+
+async fn run_one(
+    ctx: &DrillContext,
+    drill: &CanaryDrill,
+    status: &mut CanaryDrillStatus,
+    a: &PendingAction,
+) -> Result<(), DrillError> {
+    let ns = drill.namespace().unwrap_or_default();
+    let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ns);
+    let target = drill.spec.target.name.as_str();
+    let canary = canary_name(target);
+    match a.action {
+        DrillAction::EnsureCanary => {
+            let stable = recorded(status)?;
+            let template = canary_template_of(drill, stable)?;
+            let hash = template_hash(&template);
+            let Some(current) = deployments
+                .get_opt(target)
+                .await
+                .map_err(DrillError::kube("read the target"))?
+            else {
+                return Ok(()); // the machine fails the drill on its next step
+            };
+            let dep = canary_deployment(drill, &current, &template, &hash);
+            deployments
+                .patch(
+                    &canary,
+                    &PatchParams::apply(FIELD_MANAGER).force(),
+                    &Patch::Apply(&dep),
+                )
+                .await
+                .map_err(DrillError::kube("apply the canary Deployment"))?;
+            let stable_replicas = (stable.replicas - drill.spec.canary.replicas).max(0);
+            scale(&deployments, target, stable_replicas).await?;
+        }
+        DrillAction::RemoveCanary => {
+            scale(&deployments, &canary, 0).await?;
+            if let Some(stable) = &status.stable_revision {
+                scale(&deployments, target, stable.replicas).await?;
+            }
+        }
+        DrillAction::RestoreStable => {
+            let stable = recorded(status)?;
+            let template = recorded_template(stable).map_err(DrillError::workload)?;
+            set_template(&deployments, target, template, stable.replicas).await?;
+            scale(&deployments, &canary, 0).await?;
+            tracing::info!(
+                namespace = ns,
+                drill = drill.name_any(),
+                target,
+                image = stable.image,
+                "rolled the target back to the recorded stable revision"
+            );
+        }
+        DrillAction::Promote => {
+            let stable = recorded(status)?;
+            let template = canary_template_of(drill, stable)?;
+            set_template(&deployments, target, template, stable.replicas).await?;
+            scale(&deployments, &canary, 0).await?;
+        }
+        DrillAction::WriteDecision => {
+            let name = write_decision(ctx, drill, status).await?;
+            status.decision_ref = Some(name);
+        }
+        DrillAction::Release => {
+            if let Some(dep) = deployments
+                .get_opt(target)
+                .await
+                .map_err(DrillError::kube("read the target"))?
+                && dep.annotations().get(CLAIM_ANNOTATION) == Some(&drill.name_any())
+            {
+                let patch =
+                    serde_json::json!({"metadata": {"annotations": {CLAIM_ANNOTATION: null}}});
+                deployments
+                    .patch(target, &PatchParams::default(), &Patch::Merge(&patch))
+                    .await
+                    .map_err(DrillError::kube("release the claim on the target"))?;
+            }
+        }
+        DrillAction::Notify => notify(ctx, drill, status, a).await,
+    }
+    Ok(())
+}
+
+fn recorded(status: &CanaryDrillStatus) -> Result<&StableRevision, DrillError> {
+    status
+        .stable_revision
+        .as_ref()
+        .ok_or(DrillError::Inconsistent(
+            "an effect that needs the stable revision ran before it was recorded",
+        ))
+}
+
+fn canary_template_of(
+    drill: &CanaryDrill,
+    stable: &StableRevision,
+) -> Result<PodTemplateSpec, DrillError> {
+    let base = recorded_template(stable).map_err(DrillError::workload)?;
+    canary_template(&base, &drill.spec.canary, &stable.container).map_err(DrillError::workload)
+}
+
+/// Sets `spec.replicas`; a missing Deployment is nothing to scale.
+async fn scale(deployments: &Api<Deployment>, name: &str, replicas: i32) -> Result<(), DrillError> {
+    let patch = serde_json::json!({"spec": {"replicas": replicas}});
+    match deployments
+        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(DrillError::kube("scale a Deployment")(e)),
+    }
+}
+
+/// Gives the target exactly `template` and `replicas` (a replace, not a merge, so nothing of
+/// another template survives), retrying when the object changed under us.
+async fn set_template(
+    deployments: &Api<Deployment>,
+    name: &str,
+    template: PodTemplateSpec,
+    replicas: i32,
+) -> Result<(), DrillError> {
+    for attempt in 1..=REPLACE_ATTEMPTS {
+        let Some(mut dep) = deployments
+            .get_opt(name)
+            .await
+            .map_err(DrillError::kube("read the target"))?
+        else {
+            return Ok(());
+        };
+        let spec = dep.spec.get_or_insert_with(Default::default);
+        spec.template = template.clone();
+        spec.replicas = Some(replicas);
+        match deployments
+            .replace(name, &PostParams::default(), &dep)
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 409 && attempt < REPLACE_ATTEMPTS => continue,
+            Err(e) => return Err(DrillError::kube("replace the target's template")(e)),
+        }
+    }
+    Ok(())
+}
+
+/// The rollback Decision, one per run, by name: creating it again finds it there.
+async fn write_decision(
+    ctx: &DrillContext,
+    drill: &CanaryDrill,
+    status: &CanaryDrillStatus,
+) -> Result<String, DrillError> {
+    let ns = drill.namespace().unwrap_or_default();
+    let name = format!("{}-rollback-{}", drill.name_any(), status.run.max(1));
+    let stable = status.stable_revision.as_ref();
+    let canary_image = drill
+        .spec
+        .canary
+        .image
+        .clone()
+        .unwrap_or_else(|| "(template patch)".into());
+    let evidence: Vec<String> = status
+        .windows
+        .iter()
+        .map(|w| {
+            format!(
+                "window {} [{:?}] {:?} ({:?}): {}",
+                w.index, w.track, w.verdict, w.counted_as, w.reason
+            )
+        })
+        .collect();
+    let rationale = format!(
+        "CanaryDrill {ns}/{} rolled Deployment {} back from the canary {canary_image} to the recorded stable revision {} \
+         (template {}) after {} consecutive windows over budget.\nWindow evidence:\n{}",
+        drill.name_any(),
+        drill.spec.target.name,
+        stable.map(|s| s.image.as_str()).unwrap_or("?"),
+        stable
+            .map(|s| s.template_hash.get(..12).unwrap_or(""))
+            .unwrap_or("?"),
+        drill.spec.breach_windows,
+        evidence.join("\n")
+    );
+    let mut decision = Decision::new(
+        &name,
+        DecisionSpec {
+            kind: DecisionType::Rollback,
+            owner: drill.spec.owner.clone(),
+            rationale: rationale.chars().take(4096).collect(),
+            residual_risk: drill.spec.residual_risk,
+            scope: DecisionScope {
+                drills: vec![drill.name_any()],
+                ..DecisionScope::default()
+            },
+            expires: None,
+        },
+    );
+    decision.metadata.namespace = Some(ns.clone());
+    decision.metadata.labels =
+        Some([("releasegate.dev/drill".to_string(), drill.name_any())].into());
+    // The structured evidence, for tools; the rationale says the same in words.
+    let windows = serde_json::to_string(&status.windows).unwrap_or_default();
+    decision.metadata.annotations =
+        Some([("releasegate.dev/window-evidence".to_string(), windows)].into());
+    let api: Api<Decision> = Api::namespaced(ctx.client.clone(), &ns);
+    match api.create(&PostParams::default(), &decision).await {
+        Ok(_) => Ok(name),
+        Err(kube::Error::Api(s)) if s.code == 409 => Ok(name),
+        Err(e) => Err(DrillError::kube("create the rollback Decision")(e)),
+    }
+}
+
+/// The CloudEvent type of a notice, when it has one.
+pub fn cloudevent_type(notice: Notice) -> Option<&'static str> {
+    match notice {
+        Notice::DrillStarted => Some("dev.releasegate.drill.start"),
+        Notice::BudgetBreached => Some("dev.releasegate.drill.breach"),
+        Notice::RollbackStarted => Some("dev.releasegate.drill.rollback"),
+        Notice::Restored => Some("dev.releasegate.drill.restore"),
+        Notice::Promoted => Some("dev.releasegate.drill.promote"),
+        Notice::RolledBack | Notice::RecoveryFailed | Notice::DrillFailed => None,
+    }
+}
+
+/// Publishes the Kubernetes Event and queues the CloudEvent; neither failing stops the drill.
+async fn notify(
+    ctx: &DrillContext,
+    drill: &CanaryDrill,
+    status: &CanaryDrillStatus,
+    a: &PendingAction,
+) {
+    let Some(notice) = a.notice else { return };
+    let message = a.message.clone().unwrap_or_default();
+    let warning = matches!(
+        notice,
+        Notice::BudgetBreached
+            | Notice::RollbackStarted
+            | Notice::RecoveryFailed
+            | Notice::DrillFailed
+    );
+    publish_event(
+        &ctx.recorder,
+        &drill.object_ref(&()),
+        &format!("{notice:?}"),
+        &message,
+        warning,
+    )
+    .await;
+
+    let (Some(sink), Some(ty)) = (&drill.spec.event_sink, cloudevent_type(notice)) else {
+        return;
+    };
+    let ns = drill.namespace().unwrap_or_default();
+    let hmac_key = match &sink.hmac_secret_ref {
+        None => None,
+        Some(r) => match read_secret_key(ctx, &ns, &r.name, &r.key).await {
+            Ok(k) => Some(k),
+            Err(e) => {
+                // Signing was asked for: an unsigned event would be accepted by nobody who checks.
+                tracing::error!(error = %e, "CloudEvent not sent: cannot read the HMAC key");
+                ctx.metrics
+                    .drill
+                    .cloudevents
+                    .get_or_create(&super::metrics::DeliveryLabels {
+                        event_type: ty.into(),
+                        result: "dropped".into(),
+                    })
+                    .inc();
+                return;
+            }
+        },
+    };
+    let uid = drill.uid().unwrap_or_default();
+    let id = format!(
+        "{uid}/{}",
+        a.key.clone().unwrap_or_else(|| format!("{notice:?}"))
+    );
+    let data = serde_json::json!({
+        "drill": drill.name_any(),
+        "namespace": ns,
+        "target": drill.spec.target.name,
+        "run": status.run,
+        "notice": notice,
+        "message": message,
+        "phase": status.phase,
+        "owner": drill.spec.owner,
+        "residualRisk": drill.spec.residual_risk,
+        "stableImage": status.stable_revision.as_ref().map(|s| s.image.clone()),
+        "canaryImage": drill.spec.canary.image,
+        "window": status.windows.last(),
+        "breachTime": status.breach_time,
+        "rolledBackTime": status.rolled_back_time,
+        "restoredTime": status.restored_time,
+        "mttr": status.mttr,
+        "decision": status.decision_ref,
+    });
+    use cloudevents::{EventBuilder, EventBuilderV10};
+    let event = EventBuilderV10::new()
+        .id(id)
+        .source(format!(
+            "/apis/releasegate.dev/v1alpha1/namespaces/{ns}/canarydrills/{}",
+            drill.name_any()
+        ))
+        .ty(ty)
+        .subject(format!("deployments/{}", drill.spec.target.name))
+        .time(k8s_openapi::jiff::Timestamp::now().to_string())
+        .data("application/json", data)
+        .build();
+    match event {
+        Ok(event) => ctx.outbox.enqueue(Delivery {
+            url: sink.url.clone(),
+            hmac_key,
+            event,
+        }),
+        Err(e) => tracing::error!(error = %e, "cannot build the CloudEvent"),
+    }
+}
+
+async fn read_secret_key(
+    ctx: &DrillContext,
+    ns: &str,
+    name: &str,
+    key: &str,
+) -> Result<Vec<u8>, String> {
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
+    let secret = api
+        .get(name)
+        .await
+        .map_err(|e| format!("spec.eventSink.hmacSecretRef: Secret {ns}/{name}: {e}"))?;
+    secret
+        .data
+        .and_then(|mut d| d.remove(key))
+        .map(|ByteString(b)| b)
+        .filter(|b| !b.is_empty())
+        .ok_or_else(|| {
+            format!("spec.eventSink.hmacSecretRef: Secret {ns}/{name} has no key {key:?}")
+        })
+}
