@@ -2,7 +2,7 @@
 //! by itself after consecutive breaches; scheduled, it is a fire-drill proving the rollback path.
 
 use super::ResidualRisk;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, MicroTime};
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -363,9 +363,9 @@ pub struct WindowResult {
     /// The revision judged.
     pub track: Track,
     /// When the window started.
-    pub start: Time,
+    pub start: MicroTime,
     /// When the window ended.
-    pub end: Time,
+    pub end: MicroTime,
     /// The observed error rate, when there was data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_rate: Option<f64>,
@@ -415,9 +415,9 @@ pub struct RunRecord {
     pub outcome: DrillPhase,
     /// When the run started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub started_time: Option<Time>,
+    pub started_time: Option<MicroTime>,
     /// When the run finished.
-    pub finished_time: Time,
+    pub finished_time: MicroTime,
     /// Breach detected to proven restore, when the run restored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mttr_seconds: Option<f64>,
@@ -506,7 +506,7 @@ pub struct CanaryDrillStatus {
     pub last_window: Option<String>,
     /// The start of the window being measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub window_start: Option<Time>,
+    pub window_start: Option<MicroTime>,
     /// Consecutive windows counted as breaches.
     #[serde(default)]
     pub consecutive_breaches: u32,
@@ -524,28 +524,28 @@ pub struct CanaryDrillStatus {
     pub pending_actions: Vec<PendingAction>,
     /// When the run started (the stable revision was recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub started_time: Option<Time>,
+    pub started_time: Option<MicroTime>,
     /// When the breach that triggered the rollback was detected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub breach_time: Option<Time>,
+    pub breach_time: Option<MicroTime>,
     /// When the rollback was decided and started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rollback_time: Option<Time>,
+    pub rollback_time: Option<MicroTime>,
     /// When the stable revision was fully available again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rolled_back_time: Option<Time>,
+    pub rolled_back_time: Option<MicroTime>,
     /// When the stable revision had passed its recovery windows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub restored_time: Option<Time>,
+    pub restored_time: Option<MicroTime>,
     /// When the run finished (Promoted, Restored or Failed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub finished_time: Option<Time>,
+    pub finished_time: Option<MicroTime>,
     /// Time from breach detection to proven restore, e.g. `12.4s`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mttr: Option<String>,
     /// When a scheduled drill runs next.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_run_time: Option<Time>,
+    pub next_run_time: Option<MicroTime>,
     /// Outcomes of the finished runs, newest last (the last 20).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub runs: Vec<RunRecord>,

@@ -13,7 +13,7 @@ use crate::api::{
     CanaryDrillStatus, CountedAs, DrillAction, DrillPhase, Notice, PendingAction, RunRecord,
     StableRevision, Track, WindowResult, WindowVerdict,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, MicroTime, Time};
 use k8s_openapi::jiff::Timestamp;
 
 /// Windows kept in status: enough to read a drill, bounded so the object stays small.
@@ -145,7 +145,7 @@ pub fn step(
                 fail(&mut s, reason, true);
             } else if obs.canary_ready {
                 s.phase = Some(DrillPhase::Analyzing);
-                s.window_start = Some(Time(now));
+                s.window_start = Some(MicroTime(now));
                 s.consecutive_breaches = 0;
                 s.consecutive_passes = 0;
             } else if started_before(&s, now, settings.progress_deadline) {
@@ -167,8 +167,8 @@ pub fn step(
         DrillPhase::RollingBack => {
             if obs.stable_available {
                 s.phase = Some(DrillPhase::RolledBack);
-                s.rolled_back_time = Some(Time(now));
-                s.window_start = Some(Time(now));
+                s.rolled_back_time = Some(MicroTime(now));
+                s.window_start = Some(MicroTime(now));
                 s.consecutive_breaches = 0;
                 s.consecutive_passes = 0;
                 notify(&mut s, Notice::RolledBack, "the target runs the recorded stable revision again, fully available; judging its recovery".into(), None);
@@ -192,7 +192,7 @@ pub fn step(
         DrillPhase::Promoted | DrillPhase::Restored | DrillPhase::Failed => {
             if settings.scheduled {
                 match s.next_run_time.as_ref().map(|t| t.0) {
-                    None => s.next_run_time = obs.next_run.map(Time),
+                    None => s.next_run_time = obs.next_run.map(MicroTime),
                     Some(t) if now >= t => new_run(&mut s),
                     Some(_) => {}
                 }
@@ -214,7 +214,7 @@ pub fn step(
 
 fn pending(s: &mut CanaryDrillStatus, settings: &Settings, obs: &Observation, now: Timestamp) {
     if settings.scheduled && s.next_run_time.is_none() {
-        s.next_run_time = obs.next_run.map(Time);
+        s.next_run_time = obs.next_run.map(MicroTime);
         return;
     }
     if !start_due(s, settings, now) {
@@ -246,7 +246,7 @@ fn pending(s: &mut CanaryDrillStatus, settings: &Settings, obs: &Observation, no
     s.reason = None;
     s.run = s.run.max(1);
     s.phase = Some(DrillPhase::Progressing);
-    s.started_time = Some(Time(now));
+    s.started_time = Some(MicroTime(now));
     s.stable_revision = Some(StableRevision {
         revision: target.revision.clone(),
         template_hash: target.template_hash.clone(),
@@ -283,8 +283,8 @@ fn analyze(
     }
     if s.consecutive_breaches >= settings.breach_windows {
         s.phase = Some(DrillPhase::RollingBack);
-        s.breach_time = Some(Time(now));
-        s.rollback_time = Some(Time(now));
+        s.breach_time = Some(MicroTime(now));
+        s.rollback_time = Some(MicroTime(now));
         s.reason = Some(format!(
             "{} consecutive windows breached the budget (spec.breachWindows {})",
             s.consecutive_breaches, settings.breach_windows
@@ -344,7 +344,7 @@ fn recover(
         }
     } else if s.consecutive_passes >= settings.recovery_windows {
         s.phase = Some(DrillPhase::Restored);
-        s.restored_time = Some(Time(now));
+        s.restored_time = Some(MicroTime(now));
         let mttr = s
             .breach_time
             .as_ref()
@@ -384,8 +384,8 @@ fn record_window(s: &mut CanaryDrillStatus, w: &JudgedWindow, now: Timestamp) ->
     let result = WindowResult {
         index,
         track: w.track,
-        start: Time(w.start),
-        end: Time(w.end),
+        start: MicroTime(w.start),
+        end: MicroTime(w.end),
         error_rate: j.measurements.error_rate,
         latency_ms: j.measurements.latency_ms,
         requests: j.measurements.requests,
@@ -403,7 +403,7 @@ fn record_window(s: &mut CanaryDrillStatus, w: &JudgedWindow, now: Timestamp) ->
         (WindowVerdict::NoData, c) => format!("NoData({c:?})"),
         (v, _) => format!("{v:?}"),
     });
-    s.window_start = Some(Time(w.end));
+    s.window_start = Some(MicroTime(w.end));
     let paused = j.counted_as == CountedAs::Pause;
     let c = if paused {
         cond("Paused", true, "NoData", &j.reason)
@@ -432,7 +432,7 @@ fn finish(
     settings: &Settings,
     obs: &Observation,
 ) {
-    s.finished_time = Some(Time(now));
+    s.finished_time = Some(MicroTime(now));
     let mttr_seconds = match (outcome, &s.breach_time, &s.restored_time) {
         (DrillPhase::Restored, Some(b), Some(r)) => Some(r.0.duration_since(b.0).as_secs_f64()),
         _ => None,
@@ -441,7 +441,7 @@ fn finish(
         run: s.run.max(1),
         outcome,
         started_time: s.started_time.clone(),
-        finished_time: Time(now),
+        finished_time: MicroTime(now),
         mttr_seconds,
         reason: (outcome == DrillPhase::Failed)
             .then(|| s.reason.clone())
@@ -452,7 +452,7 @@ fn finish(
         s.runs.drain(..excess);
     }
     s.next_run_time = if settings.scheduled {
-        obs.next_run.map(Time)
+        obs.next_run.map(MicroTime)
     } else {
         None
     };

@@ -521,7 +521,7 @@ fn a_scheduled_drill_waits_for_its_time_runs_and_runs_again() {
     };
     sim.step(obs.clone());
     assert_eq!(sim.s.phase, Some(DrillPhase::Pending));
-    assert_eq!(sim.s.next_run_time, Some(Time(first)));
+    assert_eq!(sim.s.next_run_time, Some(MicroTime(first)));
     assert!(!start_due(&sim.s, &sim.settings, sim.now));
     sim.now = first;
     assert!(start_due(&sim.s, &sim.settings, sim.now));
@@ -542,7 +542,7 @@ fn a_scheduled_drill_waits_for_its_time_runs_and_runs_again() {
     // (the run ended in the window step above, whose observation had no next_run: set it)
     sim.s.next_run_time = None;
     sim.step(obs.clone());
-    assert_eq!(sim.s.next_run_time, Some(Time(second)));
+    assert_eq!(sim.s.next_run_time, Some(MicroTime(second)));
     sim.now = second;
     sim.step(obs.clone());
     assert_eq!(sim.s.phase, Some(DrillPhase::Pending));

@@ -16,7 +16,7 @@ use super::workload::{
 use crate::api::{CanaryDrill, CanaryDrillStatus, DrillPhase, Track};
 use crate::reconcile::FIELD_MANAGER;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, MicroTime};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
@@ -113,7 +113,7 @@ pub fn error_policy(drill: Arc<CanaryDrill>, error: &DrillError, ctx: Arc<DrillC
 /// When to look again: at the end of the window being measured, at the scheduled time, soon
 /// while Deployments roll, or never (a change wakes the drill).
 fn wake_up(status: &CanaryDrillStatus, settings: &Settings, now: Timestamp) -> Duration {
-    let until = |t: &Time| {
+    let until = |t: &MicroTime| {
         let d = t.0.duration_since(now);
         // A little past the instant, so the window is surely over when we look.
         Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(0)) + Duration::from_millis(20)
@@ -124,7 +124,7 @@ fn wake_up(status: &CanaryDrillStatus, settings: &Settings, now: Timestamp) -> D
         }
         DrillPhase::Pending | DrillPhase::Progressing | DrillPhase::RollingBack => POLL,
         DrillPhase::Analyzing | DrillPhase::RolledBack => match &status.window_start {
-            Some(start) => until(&Time(start.0 + settings.window)),
+            Some(start) => until(&MicroTime(start.0 + settings.window)),
             None => POLL,
         },
         DrillPhase::Promoted | DrillPhase::Restored | DrillPhase::Failed => {
@@ -356,7 +356,7 @@ fn record_metrics(ctx: &DrillContext, ns: &str, name: &str, step: &Step) {
         drill: name.into(),
     };
     let s = &step.status;
-    let secs = |a: &Option<Time>, b: &Option<Time>| match (a, b) {
+    let secs = |a: &Option<MicroTime>, b: &Option<MicroTime>| match (a, b) {
         (Some(a), Some(b)) => Some(b.0.duration_since(a.0).as_secs_f64()),
         _ => None,
     };
@@ -402,7 +402,7 @@ mod tests {
     #[test]
     fn wakes_up_at_the_window_end_or_the_scheduled_time() {
         let now: Timestamp = "2026-11-30T10:00:00Z".parse().unwrap();
-        let at = |secs| Some(Time(now + SignedDuration::from_secs(secs)));
+        let at = |secs| Some(MicroTime(now + SignedDuration::from_secs(secs)));
         let st = CanaryDrillStatus {
             phase: Some(DrillPhase::Analyzing),
             window_start: at(-4),
