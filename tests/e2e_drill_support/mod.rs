@@ -18,6 +18,7 @@ use release_gate::api::{CanaryDrill, Decision, DrillPhase};
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+#[allow(unused_imports)]
 pub use support::{TestNamespace, apply_crds, client, free_port, kubectl, wait_until};
 
 /// Renews the kwok node's Lease every 10 s while the test runs. The test bed's kwok runs
