@@ -208,14 +208,17 @@ async fn write_decision(
         .collect();
     let rationale = format!(
         "CanaryDrill {ns}/{} rolled Deployment {} back from the canary {canary_image} to the recorded stable revision {} \
-         (template {}) after {} consecutive windows over budget.\nWindow evidence:\n{}",
+         (template {}): {}.\nWindow evidence:\n{}",
         drill.name_any(),
         drill.spec.target.name,
         stable.map(|s| s.image.as_str()).unwrap_or("?"),
         stable
             .map(|s| s.template_hash.get(..12).unwrap_or(""))
             .unwrap_or("?"),
-        drill.spec.breach_windows,
+        status
+            .reason
+            .as_deref()
+            .unwrap_or("the budget was breached"),
         evidence.join("\n")
     );
     let mut decision = Decision::new(

@@ -46,6 +46,15 @@ pub enum Claim {
     HeldBy(String),
 }
 
+/// A person's instruction, from the drill's `releasegate.dev/action` annotation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Manual {
+    /// Stop now and roll back to the recorded stable revision.
+    Abort,
+    /// Stop judging and promote the canary now.
+    Promote,
+}
+
 /// One judged window, with its bounds.
 #[derive(Clone, Debug, PartialEq)]
 pub struct JudgedWindow {
@@ -75,6 +84,8 @@ pub struct Observation {
     pub window: Option<JudgedWindow>,
     /// For a scheduled drill: the schedule's next occurrence after now.
     pub next_run: Option<Timestamp>,
+    /// A manual abort or promotion (only acted on while Progressing or Analyzing).
+    pub manual: Option<Manual>,
 }
 
 impl Default for Observation {
@@ -88,6 +99,7 @@ impl Default for Observation {
             stable_available: false,
             window: None,
             next_run: None,
+            manual: None,
         }
     }
 }
@@ -138,7 +150,21 @@ pub fn step(
     let from = s.phase.unwrap_or_default();
     s.phase = Some(from);
     let mut recorded = None;
+    let running = matches!(from, DrillPhase::Progressing | DrillPhase::Analyzing);
     match from {
+        _ if running && obs.manual.is_some() && target_changed(&s, obs).is_none() => {
+            match obs.manual {
+                Some(Manual::Abort) => start_rollback(
+                    &mut s,
+                    now,
+                    "aborted by hand (annotation releasegate.dev/action=abort)".into(),
+                ),
+                _ => promote(
+                    &mut s,
+                    "promoted by hand (annotation releasegate.dev/action=promote)".into(),
+                ),
+            }
+        }
         DrillPhase::Pending => pending(&mut s, settings, obs, now),
         DrillPhase::Progressing => {
             if let Some(reason) = target_changed(&s, obs) {
@@ -282,39 +308,50 @@ fn analyze(
         notify(s, Notice::BudgetBreached, msg, Some(w.index));
     }
     if s.consecutive_breaches >= settings.breach_windows {
-        s.phase = Some(DrillPhase::RollingBack);
-        s.breach_time = Some(MicroTime(now));
-        s.rollback_time = Some(MicroTime(now));
-        s.reason = Some(format!(
+        let reason = format!(
             "{} consecutive windows breached the budget (spec.breachWindows {})",
             s.consecutive_breaches, settings.breach_windows
-        ));
-        push(s, DrillAction::RestoreStable);
-        push(s, DrillAction::WriteDecision);
-        let msg = format!(
-            "rolling back to the recorded stable revision ({}) after {} consecutive breached windows",
-            s.stable_revision
-                .as_ref()
-                .map(|r| r.image.as_str())
-                .unwrap_or("?"),
-            s.consecutive_breaches
         );
-        notify(s, Notice::RollbackStarted, msg, None);
+        start_rollback(s, now, reason);
     } else if s.consecutive_passes >= settings.success_windows {
-        s.phase = Some(DrillPhase::Promoted);
-        s.reason = Some(format!(
+        let reason = format!(
             "{} consecutive windows passed the budget (spec.successWindows {})",
             s.consecutive_passes, settings.success_windows
-        ));
-        push(s, DrillAction::Promote);
-        push(s, DrillAction::Release);
-        notify(
-            s,
-            Notice::Promoted,
-            "the canary passed its analysis and was promoted".into(),
-            None,
         );
+        promote(s, reason);
     }
+}
+
+/// RollingBack: restore the recorded stable revision, record the Decision.
+fn start_rollback(s: &mut CanaryDrillStatus, now: Timestamp, reason: String) {
+    s.phase = Some(DrillPhase::RollingBack);
+    s.breach_time = Some(MicroTime(now));
+    s.rollback_time = Some(MicroTime(now));
+    push(s, DrillAction::RestoreStable);
+    push(s, DrillAction::WriteDecision);
+    let msg = format!(
+        "rolling back to the recorded stable revision ({}): {reason}",
+        s.stable_revision
+            .as_ref()
+            .map(|r| r.image.as_str())
+            .unwrap_or("?"),
+    );
+    notify(s, Notice::RollbackStarted, msg, None);
+    s.reason = Some(reason);
+}
+
+/// Promoted: the target gets the canary's template.
+fn promote(s: &mut CanaryDrillStatus, reason: String) {
+    s.phase = Some(DrillPhase::Promoted);
+    push(s, DrillAction::Promote);
+    push(s, DrillAction::Release);
+    notify(
+        s,
+        Notice::Promoted,
+        format!("the canary was promoted: {reason}"),
+        None,
+    );
+    s.reason = Some(reason);
 }
 
 fn recover(

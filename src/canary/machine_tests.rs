@@ -558,3 +558,42 @@ fn a_scheduled_drill_waits_for_its_time_runs_and_runs_again() {
             .any(|a| a.key.as_deref() == Some("run2-DrillStarted"))
     );
 }
+
+#[test]
+fn a_person_can_abort_or_promote_a_running_drill_and_only_a_running_one() {
+    let mut sim = Sim::new();
+    sim.start();
+    sim.window(SyntheticWindow::Pass);
+    sim.step(Observation {
+        manual: Some(Manual::Abort),
+        ..sim.obs()
+    });
+    assert_eq!(sim.s.phase, Some(DrillPhase::RollingBack));
+    assert!(sim.s.reason.as_ref().unwrap().contains("aborted by hand"));
+    assert_eq!(sim.count(DrillAction::RestoreStable), 1);
+    assert_eq!(sim.count(DrillAction::WriteDecision), 1);
+    // Once rolling back, the annotation still being there changes nothing.
+    sim.step(Observation {
+        manual: Some(Manual::Abort),
+        ..sim.obs()
+    });
+    assert_eq!(sim.count(DrillAction::RestoreStable), 1);
+
+    let mut sim = Sim::new();
+    sim.step(sim.obs());
+    sim.step(Observation {
+        manual: Some(Manual::Promote),
+        ..sim.obs()
+    });
+    assert_eq!(sim.s.phase, Some(DrillPhase::Promoted));
+    assert_eq!(sim.count(DrillAction::Promote), 1);
+    assert!(sim.s.reason.as_ref().unwrap().contains("promoted by hand"));
+
+    // Pending: nothing to abort yet; the drill starts as usual.
+    let mut sim = Sim::new();
+    sim.step(Observation {
+        manual: Some(Manual::Abort),
+        ..sim.obs()
+    });
+    assert_eq!(sim.s.phase, Some(DrillPhase::Progressing));
+}

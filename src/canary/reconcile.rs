@@ -6,7 +6,7 @@
 use super::context::{DrillContext, DrillError};
 use super::effects;
 use super::judge::judge;
-use super::machine::{self, Claim, JudgedWindow, Observation, Step};
+use super::machine::{self, Claim, JudgedWindow, Manual, Observation, Step};
 use super::settings::{Settings, next_run};
 use super::source::{self, Subject};
 use super::workload::{
@@ -25,6 +25,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const KIND: &str = "CanaryDrill";
+/// Annotation on a drill through which a person aborts (`abort`) or promotes (`promote`) the
+/// run in progress; the controller removes it when the run ends.
+pub const ACTION_ANNOTATION: &str = "releasegate.dev/action";
 /// Steps per reconcile: a start is Pending → (effects) → Progressing; more than a handful in
 /// a row means something loops, and the requeue picks it up again.
 const MAX_STEPS: usize = 12;
@@ -89,9 +92,16 @@ pub async fn reconcile(
         record_metrics(&ctx, &ns, &name, &step);
     }
     let status = current.status.clone().unwrap_or_default();
-    ctx.metrics
-        .drill
-        .set_phase(&ns, &name, status.phase.unwrap_or_default());
+    let phase = status.phase.unwrap_or_default();
+    ctx.metrics.drill.set_phase(&ns, &name, phase);
+    if phase.is_terminal() && current.annotations().contains_key(ACTION_ANNOTATION) {
+        // The manual action was for the run that just ended; a scheduled drill's next run
+        // must not inherit it.
+        let patch = serde_json::json!({"metadata": {"annotations": {ACTION_ANNOTATION: null}}});
+        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(DrillError::kube("remove the manual action annotation"))?;
+    }
     Ok(Action::requeue(wake_up(
         &status,
         &settings,
@@ -152,6 +162,7 @@ async fn observe(
             Some(s) => next_run(s, now).ok(),
             None => None,
         },
+        manual: manual_action(drill),
         ..Observation::default()
     };
     if phase.is_terminal() {
@@ -253,6 +264,19 @@ async fn observe(
         });
     }
     Ok(obs)
+}
+
+/// The drill's `releasegate.dev/action` annotation: `abort` or `promote`.
+fn manual_action(drill: &CanaryDrill) -> Option<Manual> {
+    match drill.annotations().get(ACTION_ANNOTATION).map(|v| v.trim()) {
+        None => None,
+        Some("abort") => Some(Manual::Abort),
+        Some("promote") => Some(Manual::Promote),
+        Some(other) => {
+            tracing::warn!(drill = %drill.name_any(), value = other, "{ACTION_ANNOTATION} must be abort or promote; ignored");
+            None
+        }
+    }
 }
 
 /// Takes the one-drill-per-Deployment claim on the target, or says who holds it. The write
