@@ -1,6 +1,7 @@
 //! CanaryDrill end to end: a person aborts a running drill through its
 //! `releasegate.dev/action` annotation; the rollback and its Decision follow as for a breach,
-//! and the annotation is removed when the run ends.
+//! and the annotation is removed when the run ends. A drill deleted mid-run gives the target
+//! its replicas back and releases it.
 //!
 //! Ignored by a plain `cargo test`; `make test` runs them with KUBECONFIG set.
 
@@ -104,5 +105,92 @@ async fn a_manual_abort_rolls_back_once_and_records_who_decided() {
     assert!(
         gone.is_some(),
         "the action annotation is removed when the run ends"
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs the real test bed: make test"]
+async fn a_drill_deleted_mid_run_gives_the_target_back_its_replicas_and_releases_it() {
+    let client = client().await;
+    apply_crds(&client).await;
+    keep_node_ready(&client);
+    let ns = TestNamespace::new(&client, "drill-delete").await;
+    ready_deployment(
+        &client,
+        &ns.name,
+        "web",
+        3,
+        "registry.example.com/team/web:1",
+    )
+    .await;
+    let controller = ControllerProcess::start(&ns.name);
+    create_drill(
+        &client,
+        &ns.name,
+        "gone",
+        json!({
+            "target": {"name": "web"},
+            "canary": {"image": "registry.example.com/team/web:2", "replicas": 2},
+            "budget": {"maxErrorRate": 0.01},
+            "window": "2s",
+            "successWindows": 50,
+            "owner": "sre-oncall",
+            "metrics": {"synthetic": {"outcome": "Pass"}}
+        }),
+    )
+    .await;
+    wait_phase(
+        &client,
+        &ns.name,
+        "gone",
+        DrillPhase::Analyzing,
+        Duration::from_secs(60),
+        &controller,
+    )
+    .await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns.name);
+    let during = deployments.get("web").await.unwrap();
+    assert_eq!(
+        during.spec.as_ref().unwrap().replicas,
+        Some(1),
+        "3 - 2 canary replicas"
+    );
+    let drills: Api<CanaryDrill> = Api::namespaced(client.clone(), &ns.name);
+    drills.delete("gone", &Default::default()).await.unwrap();
+    let deleted = wait_until(Duration::from_secs(30), || {
+        let drills = drills.clone();
+        async move { drills.get_opt("gone").await.ok()?.is_none().then_some(()) }
+    })
+    .await;
+    assert!(
+        deleted.is_some(),
+        "the drill went away; log:\n{}",
+        tail(&controller.logs(), 30)
+    );
+    let target = wait_ready(&client, &ns.name, "web", 3).await;
+    assert_eq!(target.spec.as_ref().unwrap().replicas, Some(3));
+    assert!(
+        !target
+            .metadata
+            .annotations
+            .unwrap_or_default()
+            .contains_key("releasegate.dev/canary-drill"),
+        "the claim is released"
+    );
+    let canary_gone = wait_until(Duration::from_secs(30), || {
+        let deployments = deployments.clone();
+        async move {
+            deployments
+                .get_opt("web-canary")
+                .await
+                .ok()?
+                .is_none()
+                .then_some(())
+        }
+    })
+    .await;
+    assert!(
+        canary_gone.is_some(),
+        "the canary Deployment is garbage-collected with its drill"
     );
 }

@@ -37,6 +37,29 @@ pub async fn run_pending(
     Ok(())
 }
 
+/// A drill deleted mid-run: the canary to 0, the target's recorded replicas back, the claim
+/// released. The target's template is left as it is: deleting a drill is not a rollback (the
+/// canary never changed the target's template; a promotion that already happened stays).
+pub async fn clean_up(ctx: &DrillContext, drill: &CanaryDrill) -> Result<(), DrillError> {
+    let mut status = drill.status.clone().unwrap_or_default();
+    let running = !status.phase.unwrap_or_default().is_terminal();
+    let mut actions = Vec::new();
+    if running && status.stable_revision.is_some() {
+        actions.push(DrillAction::RemoveCanary);
+    }
+    actions.push(DrillAction::Release);
+    for action in actions {
+        let a = PendingAction {
+            action,
+            notice: None,
+            message: None,
+            key: None,
+        };
+        run_one(ctx, drill, &mut status, &a).await?;
+    }
+    Ok(())
+}
+
 async fn run_one(
     ctx: &DrillContext,
     drill: &CanaryDrill,

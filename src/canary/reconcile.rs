@@ -28,6 +28,9 @@ const KIND: &str = "CanaryDrill";
 /// Annotation on a drill through which a person aborts (`abort`) or promotes (`promote`) the
 /// run in progress; the controller removes it when the run ends.
 pub const ACTION_ANNOTATION: &str = "releasegate.dev/action";
+/// Finalizer: a drill deleted in the middle of a run first gives the target its recorded
+/// replicas back and releases its claim (the canary Deployment goes with the drill).
+pub const FINALIZER: &str = "releasegate.dev/canary-drill";
 /// Steps per reconcile: a start is Pending → (effects) → Progressing; more than a handful in
 /// a row means something loops, and the requeue picks it up again.
 const MAX_STEPS: usize = 12;
@@ -56,6 +59,25 @@ pub async fn reconcile(
         ctx.metrics.drill.forget(&ns, &name);
         return Ok(Action::await_change());
     };
+    if current.metadata.deletion_timestamp.is_some() {
+        if current.finalizers().iter().any(|f| f == FINALIZER) {
+            effects::clean_up(&ctx, &current).await?;
+            let rest: Vec<&String> = current
+                .finalizers()
+                .iter()
+                .filter(|f| *f != FINALIZER)
+                .collect();
+            set_finalizers(&api, &current, rest).await?;
+        }
+        ctx.metrics.drill.forget(&ns, &name);
+        return Ok(Action::await_change());
+    }
+    if !current.finalizers().iter().any(|f| f == FINALIZER) {
+        let mut all: Vec<&String> = current.finalizers().iter().collect();
+        let ours = FINALIZER.to_string();
+        all.push(&ours);
+        current = set_finalizers(&api, &current, all).await?;
+    }
     let settings = match Settings::from_spec(&current.spec) {
         Ok(s) => s,
         Err(e) => {
@@ -264,6 +286,25 @@ async fn observe(
         });
     }
     Ok(obs)
+}
+
+/// Replaces the drill's finalizers, with its resourceVersion as precondition.
+async fn set_finalizers(
+    api: &Api<CanaryDrill>,
+    current: &CanaryDrill,
+    finalizers: Vec<&String>,
+) -> Result<CanaryDrill, DrillError> {
+    let patch = serde_json::json!({"metadata": {
+        "resourceVersion": current.resource_version(),
+        "finalizers": finalizers,
+    }});
+    api.patch(
+        &current.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await
+    .map_err(DrillError::kube("update the drill's finalizers"))
 }
 
 /// The drill's `releasegate.dev/action` annotation: `abort` or `promote`.

@@ -64,6 +64,7 @@ pub fn keep_node_ready(_client: &Client) {
 
 /// A controller process watching one namespace; killed when dropped.
 pub struct ControllerProcess {
+    pub namespace: String,
     pub child: tokio::process::Child,
     pub metrics_port: u16,
     pub log: std::path::PathBuf,
@@ -86,6 +87,7 @@ impl ControllerProcess {
             .spawn()
             .expect("start the controller");
         Self {
+            namespace: namespace.into(),
             child,
             metrics_port,
             log,
@@ -109,6 +111,34 @@ impl ControllerProcess {
 
     pub async fn metrics(&self) -> String {
         http_get(self.metrics_port, "/metrics").await
+    }
+}
+
+impl Drop for ControllerProcess {
+    /// Without the controller nobody removes the drills' finalizers, and the test namespace
+    /// would stay Terminating: strip them (synchronously, the runtime may be ending).
+    fn drop(&mut self) {
+        // First stop it, or it would put the finalizers back.
+        let _ = self.child.start_kill();
+        // Wait until it is gone: a request it sent just before could still land after.
+        for _ in 0..50 {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let Ok(out) = std::process::Command::new("kubectl")
+            .args(["get", "canarydrills", "-n", &self.namespace, "-o", "name"])
+            .output()
+        else {
+            return;
+        };
+        for name in String::from_utf8_lossy(&out.stdout).lines() {
+            let _ = std::process::Command::new("kubectl")
+                .args(["patch", name, "-n", &self.namespace, "--type=merge"])
+                .args(["-p", r#"{"metadata":{"finalizers":null}}"#])
+                .output();
+        }
     }
 }
 
