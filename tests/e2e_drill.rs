@@ -765,10 +765,10 @@ async fn a_scheduled_drill_runs_on_its_cron_and_records_each_outcome() {
     for r in &st.runs[..2] {
         assert_eq!(r.outcome, DrillPhase::Restored, "{r:?}");
         let started = r.started_time.as_ref().unwrap().0;
-        // Started on the schedule: within a couple of seconds after a multiple of 15 s.
+        // Started on the schedule: within a few seconds after a multiple of 15 s.
         let into = started.as_second().rem_euclid(15);
         assert!(
-            into <= 2,
+            into <= 3,
             "run {} started {into}s after its cron time ({started})",
             r.run
         );
