@@ -22,18 +22,19 @@ use kube::{Api, Resource, ResourceExt};
 /// Replace attempts when the Deployment controller keeps changing the target under us.
 const REPLACE_ATTEMPTS: u32 = 5;
 
-/// Runs every pending action in order; on success the list is empty. A failure leaves the
-/// list as it was (the whole list runs again: each action is idempotent).
+/// Runs the pending actions in order, removing each from `status.pendingActions` once done.
+/// On a failure the rest stays recorded (the caller writes it), so an effect that succeeded
+/// is not repeated — a Notify before a failing effect does not publish twice — and the one
+/// that failed runs again later (every effect is idempotent).
 pub async fn run_pending(
     ctx: &DrillContext,
     drill: &CanaryDrill,
     status: &mut CanaryDrillStatus,
 ) -> Result<(), DrillError> {
-    let actions = status.pending_actions.clone();
-    for a in &actions {
-        run_one(ctx, drill, status, a).await?;
+    while let Some(a) = status.pending_actions.first().cloned() {
+        run_one(ctx, drill, status, &a).await?;
+        status.pending_actions.remove(0);
     }
-    status.pending_actions.clear();
     Ok(())
 }
 

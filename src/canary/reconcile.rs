@@ -98,7 +98,14 @@ pub async fn reconcile(
         let status = current.status.clone().unwrap_or_default();
         if !status.pending_actions.is_empty() {
             let mut next = status.clone();
-            effects::run_pending(&ctx, &current, &mut next).await?;
+            let ran = effects::run_pending(&ctx, &current, &mut next).await;
+            if let Err(e) = ran {
+                // Record what did run, so it is not run again; then retry the rest.
+                if next.pending_actions.len() < status.pending_actions.len() {
+                    write_status(&api, &current, &next).await?;
+                }
+                return Err(e);
+            }
             current = write_status(&api, &current, &next).await?;
             continue;
         }
