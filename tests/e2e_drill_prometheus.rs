@@ -78,25 +78,30 @@ impl Workload {
     }
 }
 
-/// A Prometheus scraping the two workloads every second, with the revision labels.
+/// A Prometheus scraping workloads every second; its targets and their labels come from a
+/// file (file_sd), so a test can add a revision once its labels are known.
 struct Prometheus {
     url: String,
+    port: u16,
+    targets: std::path::PathBuf,
+    log: std::path::PathBuf,
     _child: tokio::process::Child,
 }
 
 impl Prometheus {
-    async fn start(dir: &Path, ns: &str, stable: &Workload, canary: &Workload) -> Self {
+    /// Starts it with no targets.
+    async fn launch(dir: &Path) -> Self {
         let port = free_port();
+        let targets = dir.join("targets.json");
+        std::fs::write(&targets, "[]").unwrap();
         let config = format!(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n\
-             - job_name: workload\n  static_configs:\n\
-             \x20 - targets: ['127.0.0.1:{}']\n    labels: {{namespace: '{ns}', deployment: 'web', track: 'stable'}}\n\
-             \x20 - targets: ['127.0.0.1:{}']\n    labels: {{namespace: '{ns}', deployment: 'web-canary', track: 'canary'}}\n",
-            stable.port, canary.port
+             - job_name: workload\n  file_sd_configs:\n  - files: ['{}']\n",
+            targets.display()
         );
         let cfg = dir.join("prometheus.yml");
         std::fs::write(&cfg, config).unwrap();
-        let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
+        let log = dir.join("prometheus.log");
         let child = tokio::process::Command::new("prometheus")
             .arg(format!("--config.file={}", cfg.display()))
             .arg(format!(
@@ -104,30 +109,86 @@ impl Prometheus {
                 dir.join("tsdb").display()
             ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stderr(log)
+            .stderr(std::fs::File::create(&log).unwrap())
             .kill_on_drop(true)
             .spawn()
             .expect("Debian's prometheus on PATH (e2e/tools/install.sh installs it)");
-        let url = format!("http://127.0.0.1:{port}");
-        // Ready, and both targets scraped at least twice (rate() needs two samples).
-        let up = wait_until(Duration::from_secs(60), || async move {
-            let body = http_get(
-                port,
-                "/api/v1/query?query=count(count_over_time(up%5B1m%5D)%3E%3D2)",
-            )
-            .await;
-            body.contains(r#","2"]"#).then_some(())
+        Self {
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+            targets,
+            log,
+            _child: child,
+        }
+    }
+
+    /// Replaces the scraped targets: (workload, its labels).
+    fn set_targets(&self, targets: &[(&Workload, serde_json::Value)]) {
+        let sd: Vec<_> = targets
+            .iter()
+            .map(|(w, labels)| json!({"targets": [format!("127.0.0.1:{}", w.port)], "labels": labels}))
+            .collect();
+        let tmp = self.targets.with_extension("tmp");
+        std::fs::write(&tmp, serde_json::to_vec(&sd).unwrap()).unwrap();
+        std::fs::rename(&tmp, &self.targets).unwrap();
+    }
+
+    /// Waits until `n` targets were scraped at least twice (rate() needs two samples).
+    async fn wait_scraped(&self, n: usize) {
+        let port = self.port;
+        let want = format!(r#","{n}"]"#);
+        let up = wait_until(Duration::from_secs(60), || {
+            let want = want.clone();
+            async move {
+                let body = http_get(
+                    port,
+                    "/api/v1/query?query=count(count_over_time(up%5B1m%5D)%3E%3D2)",
+                )
+                .await;
+                body.contains(&want).then_some(())
+            }
         })
         .await;
-        let prometheus_log =
-            std::fs::read_to_string(dir.join("prometheus.log")).unwrap_or_default();
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
         assert!(
             up.is_some(),
-            "Prometheus did not scrape both workloads within 60s:\n{}",
-            tail(&prometheus_log, 30)
+            "Prometheus did not scrape {n} workloads within 60s:\n{}",
+            tail(&log, 30)
         );
-        Self { url, _child: child }
     }
+
+    /// Starts it scraping the stable and the canary workload, labelled by Deployment and track.
+    async fn start(dir: &Path, ns: &str, stable: &Workload, canary: &Workload) -> Self {
+        let p = Self::launch(dir).await;
+        p.set_targets(&[
+            (
+                stable,
+                json!({"namespace": ns, "deployment": "web", "track": "stable"}),
+            ),
+            (
+                canary,
+                json!({"namespace": ns, "deployment": "web-canary", "track": "canary"}),
+            ),
+        ]);
+        p.wait_scraped(2).await;
+        p
+    }
+}
+
+/// The `pod-template-hash` of a Deployment's ReplicaSet (the newest one).
+async fn pod_template_hash(client: &kube::Client, ns: &str, selector: &str) -> Option<String> {
+    let rs: Api<k8s_openapi::api::apps::v1::ReplicaSet> = Api::namespaced(client.clone(), ns);
+    let list = rs
+        .list(&kube::api::ListParams::default().labels(selector))
+        .await
+        .ok()?;
+    list.items
+        .into_iter()
+        .max_by_key(|r| r.metadata.creation_timestamp.clone().map(|t| t.0))?
+        .metadata
+        .labels?
+        .get("pod-template-hash")
+        .cloned()
 }
 
 fn prometheus_source(url: &str) -> serde_json::Value {
@@ -336,4 +397,95 @@ async fn a_good_canary_measured_by_prometheus_is_promoted_and_a_silent_one_pause
         assert_eq!(w.verdict, WindowVerdict::NoData, "{w:?}");
         assert!(w.reason.contains("noDataPolicy Pause"), "{}", w.reason);
     }
+}
+
+#[tokio::test]
+#[ignore = "needs the real test bed: make test"]
+async fn pod_template_hash_labels_select_the_judged_revision() {
+    let client = client().await;
+    apply_crds(&client).await;
+    keep_node_ready(&client);
+    let ns = TestNamespace::new(&client, "drill-prom-hash").await;
+    let dir = tempfile::tempdir().unwrap();
+    // Told apart by their error rates: stable 0.2 %, canary 1 %.
+    let stable = Workload::start(dir.path(), 50.0, 0.002, 0.05);
+    let canary = Workload::start(dir.path(), 50.0, 0.01, 0.08);
+    let prom = Prometheus::launch(dir.path()).await;
+    ready_deployment(
+        &client,
+        &ns.name,
+        "web",
+        2,
+        "registry.example.com/team/web:1",
+    )
+    .await;
+    let stable_hash = pod_template_hash(&client, &ns.name, "app=web,!releasegate.dev/track")
+        .await
+        .unwrap();
+    prom.set_targets(&[(&stable, json!({"pod_template_hash": stable_hash}))]);
+    prom.wait_scraped(1).await;
+
+    let controller = ControllerProcess::start(&ns.name);
+    let sel = r#"pod_template_hash="$podTemplateHash""#;
+    let mut s = spec(&prom.url);
+    s["metrics"]["prometheus"]["errorRateQuery"] = json!(format!(
+        r#"sum(rate(http_requests_total{{code="500",{sel}}}[$window])) / sum(rate(http_requests_total{{{sel}}}[$window]))"#
+    ));
+    s["metrics"]["prometheus"]["latencyQuery"] = json!(format!(
+        r#"1000 * histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{{{sel}}}[$window])))"#
+    ));
+    s["metrics"]["prometheus"]["requestsQuery"] = json!(format!(
+        r#"sum(increase(http_requests_total{{{sel}}}[$window]))"#
+    ));
+    create_drill(&client, &ns.name, "hash", s).await;
+
+    // The canary's ReplicaSet exists once the drill rolled it out: scrape its workload under
+    // that hash.
+    let canary_hash = wait_until(Duration::from_secs(60), || {
+        let client = client.clone();
+        let ns = ns.name.clone();
+        async move { pod_template_hash(&client, &ns, "releasegate.dev/track=canary").await }
+    })
+    .await
+    .expect("the canary ReplicaSet");
+    assert_ne!(canary_hash, stable_hash);
+    prom.set_targets(&[
+        (&stable, json!({"pod_template_hash": stable_hash})),
+        (&canary, json!({"pod_template_hash": canary_hash})),
+    ]);
+
+    let d = wait_phase(
+        &client,
+        &ns.name,
+        "hash",
+        DrillPhase::Promoted,
+        Duration::from_secs(90),
+        &controller,
+    )
+    .await;
+    let st = d.status.unwrap();
+    let passed: Vec<_> = st
+        .windows
+        .iter()
+        .filter(|w| w.verdict == WindowVerdict::Pass)
+        .collect();
+    assert_eq!(passed.len(), 2, "{st:#?}");
+    for w in passed {
+        let q = w.query.as_deref().unwrap();
+        assert!(
+            q.contains(&format!(r#"pod_template_hash="{canary_hash}""#)),
+            "{q}"
+        );
+        let rate = w.error_rate.unwrap();
+        assert!(
+            (rate - 0.01).abs() < 0.004,
+            "the canary's 1 %, not the stable's 0.2 %: {rate}"
+        );
+    }
+    // Windows before the canary was scraped had no data and paused, as the policy says.
+    assert!(
+        st.windows
+            .iter()
+            .all(|w| w.verdict != WindowVerdict::Breach)
+    );
 }
