@@ -163,7 +163,10 @@ fn wake_up(status: &CanaryDrillStatus, settings: &Settings, now: Timestamp) -> D
         }
         DrillPhase::Pending | DrillPhase::Progressing | DrillPhase::RollingBack => POLL,
         DrillPhase::Analyzing | DrillPhase::RolledBack => match &status.window_start {
-            Some(start) => until(&MicroTime(start.0 + settings.window)),
+            Some(start) => match start.0.checked_add(settings.window) {
+                Ok(end) => until(&MicroTime(end)),
+                Err(_) => POLL,
+            },
             None => POLL,
         },
         DrillPhase::Promoted | DrillPhase::Restored | DrillPhase::Failed => {

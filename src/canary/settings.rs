@@ -42,7 +42,10 @@ impl Settings {
         if let Some(s) = &spec.schedule {
             parse_schedule(s)?;
         }
-        let progress_deadline = (window * 5).max(MIN_PROGRESS_DEADLINE);
+        let progress_deadline = window
+            .checked_mul(5)
+            .unwrap_or(window)
+            .max(MIN_PROGRESS_DEADLINE);
         Ok(Self {
             window,
             breach_windows: spec.breach_windows.max(1),
@@ -54,7 +57,10 @@ impl Settings {
     }
 }
 
-/// `30s`, `5m`, `1h` → a positive duration.
+/// The longest window accepted: a year.
+const MAX_WINDOW_SECS: i64 = 366 * 24 * 3600;
+
+/// `30s`, `5m`, `1h` → a positive duration of at most a year.
 pub fn parse_duration(s: &str) -> Option<SignedDuration> {
     let (num, unit) = s.split_at(s.len().checked_sub(1)?);
     let n: i64 = num.parse().ok()?;
@@ -64,7 +70,8 @@ pub fn parse_duration(s: &str) -> Option<SignedDuration> {
         "h" => n.checked_mul(3600)?,
         _ => return None,
     };
-    (secs > 0).then(|| SignedDuration::from_secs(secs))
+    // Longer than a year is a typo, and would overflow timestamp arithmetic far enough out.
+    (secs > 0 && secs <= MAX_WINDOW_SECS).then(|| SignedDuration::from_secs(secs))
 }
 
 /// Parses a cron expression: 5 fields, or 6 with leading seconds (drills in tests run every
@@ -101,7 +108,17 @@ mod tests {
         assert_eq!(parse_duration("30s"), Some(SignedDuration::from_secs(30)));
         assert_eq!(parse_duration("5m"), Some(SignedDuration::from_secs(300)));
         assert_eq!(parse_duration("2h"), Some(SignedDuration::from_secs(7200)));
-        for bad in ["", "s", "0s", "-1s", "5d", "1.5m", "m5"] {
+        for bad in [
+            "",
+            "s",
+            "0s",
+            "-1s",
+            "5d",
+            "1.5m",
+            "m5",
+            "9999999h",
+            "99999999999999999999s",
+        ] {
             assert_eq!(parse_duration(bad), None, "{bad}");
         }
     }
