@@ -102,11 +102,11 @@ pub async fn reconcile(
             if let Err(e) = ran {
                 // Record what did run, so it is not run again; then retry the rest.
                 if next.pending_actions.len() < status.pending_actions.len() {
-                    write_status(&api, &current, &next).await?;
+                    record_effects(&api, &current, &status, &next).await?;
                 }
                 return Err(e);
             }
-            current = write_status(&api, &current, &next).await?;
+            current = record_effects(&api, &current, &status, &next).await?;
             continue;
         }
         let now = Timestamp::now();
@@ -394,6 +394,31 @@ async fn pod_template_hash(ctx: &DrillContext, ns: &str, deployment: &str) -> Op
         .filter(|r| r.owner_references().iter().any(|o| o.uid == uid))
         .find(|r| r.annotations().get("deployment.kubernetes.io/revision") == Some(&revision))
         .and_then(|r| r.labels().get("pod-template-hash").cloned())
+}
+
+/// Writes the status after effects ran. If the drill changed meanwhile (an annotation, a spec
+/// edit) but its status did not, nothing was decided in between: write again on the fresh
+/// object rather than run the effects (and publish their notices) a second time.
+async fn record_effects(
+    api: &Api<CanaryDrill>,
+    current: &CanaryDrill,
+    before: &CanaryDrillStatus,
+    after: &CanaryDrillStatus,
+) -> Result<CanaryDrill, DrillError> {
+    match write_status(api, current, after).await {
+        Err(e) if e.is_conflict() => {
+            let fresh = api
+                .get(&current.name_any())
+                .await
+                .map_err(DrillError::kube("read the drill"))?;
+            if fresh.status.as_ref() == Some(before) {
+                write_status(api, &fresh, after).await
+            } else {
+                Err(e)
+            }
+        }
+        other => other,
+    }
 }
 
 /// Writes the status by server-side apply, with the drill's resourceVersion as precondition.
