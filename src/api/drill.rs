@@ -485,6 +485,23 @@ pub struct PendingAction {
     pub key: Option<String>,
 }
 
+/// A CloudEvent queued for the sink and not yet delivered (or given up on after the last
+/// retry). Kept in status so that a restarted controller sends it again: delivery is at least
+/// once, and the sink drops duplicates by the id.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxEntry {
+    /// The CloudEvent id, also its `Idempotency-Key`.
+    pub id: String,
+    /// The CloudEvent type, e.g. `dev.releasegate.drill.rollback`.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// When the event happened.
+    pub time: MicroTime,
+    /// The event's JSON data.
+    pub data: String,
+}
+
 /// The observed state of a `CanaryDrill`.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
@@ -522,6 +539,9 @@ pub struct CanaryDrillStatus {
     /// Effects decided but not yet confirmed done; a restarted controller carries them out.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pending_actions: Vec<PendingAction>,
+    /// CloudEvents not yet confirmed delivered, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outbox: Vec<OutboxEntry>,
     /// When the run started (the stable revision was recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_time: Option<MicroTime>,

@@ -2,10 +2,18 @@
 //! the CloudEvents outbox and the HTTP client; and its error type.
 
 use super::workload::WorkloadError;
-use crate::events::{HttpClient, Outbox};
+use crate::events::{Delivery, HttpClient, Outbox};
 use crate::telemetry::Metrics;
 use kube::runtime::events::{Recorder, Reporter};
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+/// Ids of CloudEvents queued by this process, and of those finished (delivered or given up).
+#[derive(Default)]
+struct Deliveries {
+    sending: HashSet<String>,
+    finished: HashSet<String>,
+}
 
 /// The drill reconciler's context.
 pub struct DrillContext {
@@ -14,6 +22,7 @@ pub struct DrillContext {
     pub recorder: Recorder,
     pub outbox: Outbox,
     pub http: HttpClient,
+    deliveries: Arc<Mutex<Deliveries>>,
 }
 
 impl DrillContext {
@@ -31,26 +40,82 @@ impl DrillContext {
             },
         );
         let http = crate::events::http_client();
-        let counter = metrics.drill.cloudevents.clone();
-        let outbox = Outbox::new(
-            http.clone(),
-            Arc::new(move |ty: &str, ok: bool| {
-                counter
-                    .get_or_create(&super::metrics::DeliveryLabels {
-                        event_type: ty.into(),
-                        result: if ok { "delivered" } else { "dropped" }.into(),
-                    })
-                    .inc();
-            }),
-        );
+        let deliveries: Arc<Mutex<Deliveries>> = Arc::default();
+        let on_done = {
+            let counter = metrics.drill.cloudevents.clone();
+            let deliveries = deliveries.clone();
+            Arc::new(move |d: &Delivery, ok: bool| {
+                use cloudevents::AttributesReader;
+                finish(&deliveries, &counter, d.event.id(), d.event.ty(), ok);
+            })
+        };
+        let outbox = Outbox::new(http.clone(), on_done);
         Self {
             client,
             metrics,
             recorder,
             outbox,
             http,
+            deliveries,
         }
     }
+
+    /// Marks `id` as being sent by this process; false when it already is (or finished).
+    pub fn start_sending(&self, id: &str) -> bool {
+        let mut d = lock(&self.deliveries);
+        !d.finished.contains(id) && d.sending.insert(id.to_string())
+    }
+
+    /// Whether `id` was delivered or given up on.
+    pub fn is_finished(&self, id: &str) -> bool {
+        lock(&self.deliveries).finished.contains(id)
+    }
+
+    /// Records that `id` finished (for a send given up on before it was queued).
+    pub fn finished(&self, id: &str, event_type: &str, ok: bool) {
+        finish(
+            &self.deliveries,
+            &self.metrics.drill.cloudevents,
+            id,
+            event_type,
+            ok,
+        );
+    }
+
+    /// Forgets ids struck from a drill's status.
+    pub fn forget_finished(&self, ids: &[String]) {
+        let mut d = lock(&self.deliveries);
+        for id in ids {
+            d.finished.remove(id);
+        }
+    }
+}
+
+fn lock(m: &Mutex<Deliveries>) -> std::sync::MutexGuard<'_, Deliveries> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn finish(
+    deliveries: &Mutex<Deliveries>,
+    counter: &prometheus_client::metrics::family::Family<
+        super::metrics::DeliveryLabels,
+        prometheus_client::metrics::counter::Counter,
+    >,
+    id: &str,
+    event_type: &str,
+    ok: bool,
+) {
+    {
+        let mut d = lock(deliveries);
+        d.sending.remove(id);
+        d.finished.insert(id.to_string());
+    }
+    counter
+        .get_or_create(&super::metrics::DeliveryLabels {
+            event_type: event_type.into(),
+            result: if ok { "delivered" } else { "dropped" }.into(),
+        })
+        .inc();
 }
 
 /// Drill reconcile failures, one variant per failure site.

@@ -3,6 +3,7 @@
 //! fixed name), so running it again after a crash changes nothing more.
 
 use super::context::{DrillContext, DrillError};
+use super::outbox;
 use super::workload::{
     CLAIM_ANNOTATION, canary_deployment, canary_name, canary_template, recorded_template,
     template_hash,
@@ -11,11 +12,10 @@ use crate::api::{
     CanaryDrill, CanaryDrillStatus, Decision, DecisionScope, DecisionSpec, DecisionType,
     DrillAction, Notice, PendingAction, StableRevision,
 };
-use crate::events::{Delivery, publish_event};
+use crate::events::publish_event;
 use crate::reconcile::FIELD_MANAGER;
-use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{PodTemplateSpec, Secret};
+use k8s_openapi::api::core::v1::PodTemplateSpec;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Resource, ResourceExt};
 
@@ -274,23 +274,12 @@ async fn write_decision(
     }
 }
 
-/// The CloudEvent type of a notice, when it has one.
-pub fn cloudevent_type(notice: Notice) -> Option<&'static str> {
-    match notice {
-        Notice::DrillStarted => Some("dev.releasegate.drill.start"),
-        Notice::BudgetBreached => Some("dev.releasegate.drill.breach"),
-        Notice::RollbackStarted => Some("dev.releasegate.drill.rollback"),
-        Notice::Restored => Some("dev.releasegate.drill.restore"),
-        Notice::Promoted => Some("dev.releasegate.drill.promote"),
-        Notice::RolledBack | Notice::RecoveryFailed | Notice::DrillFailed => None,
-    }
-}
-
-/// Publishes the Kubernetes Event and queues the CloudEvent; neither failing stops the drill.
+/// Publishes the Kubernetes Event, and records the CloudEvent in `status.outbox` and queues
+/// it; neither failing stops the drill.
 async fn notify(
     ctx: &DrillContext,
     drill: &CanaryDrill,
-    status: &CanaryDrillStatus,
+    status: &mut CanaryDrillStatus,
     a: &PendingAction,
 ) {
     let Some(notice) = a.notice else { return };
@@ -310,93 +299,11 @@ async fn notify(
         warning,
     )
     .await;
-
-    let (Some(sink), Some(ty)) = (&drill.spec.event_sink, cloudevent_type(notice)) else {
-        return;
-    };
-    let ns = drill.namespace().unwrap_or_default();
-    let hmac_key = match &sink.hmac_secret_ref {
-        None => None,
-        Some(r) => match read_secret_key(ctx, &ns, &r.name, &r.key).await {
-            Ok(k) => Some(k),
-            Err(e) => {
-                // Signing was asked for: an unsigned event would be accepted by nobody who checks.
-                tracing::error!(error = %e, "CloudEvent not sent: cannot read the HMAC key");
-                ctx.metrics
-                    .drill
-                    .cloudevents
-                    .get_or_create(&super::metrics::DeliveryLabels {
-                        event_type: ty.into(),
-                        result: "dropped".into(),
-                    })
-                    .inc();
-                return;
-            }
-        },
-    };
-    let uid = drill.uid().unwrap_or_default();
-    let id = format!(
-        "{uid}/{}",
-        a.key.clone().unwrap_or_else(|| format!("{notice:?}"))
-    );
-    let data = serde_json::json!({
-        "drill": drill.name_any(),
-        "namespace": ns,
-        "target": drill.spec.target.name,
-        "run": status.run,
-        "notice": notice,
-        "message": message,
-        "phase": status.phase,
-        "owner": drill.spec.owner,
-        "residualRisk": drill.spec.residual_risk,
-        "stableImage": status.stable_revision.as_ref().map(|s| s.image.clone()),
-        "canaryImage": drill.spec.canary.image,
-        "window": status.windows.last(),
-        "breachTime": status.breach_time,
-        "rolledBackTime": status.rolled_back_time,
-        "restoredTime": status.restored_time,
-        "mttr": status.mttr,
-        "decision": status.decision_ref,
-    });
-    use cloudevents::{EventBuilder, EventBuilderV10};
-    let event = EventBuilderV10::new()
-        .id(id)
-        .source(format!(
-            "/apis/releasegate.dev/v1alpha1/namespaces/{ns}/canarydrills/{}",
-            drill.name_any()
-        ))
-        .ty(ty)
-        .subject(format!("deployments/{}", drill.spec.target.name))
-        .time(k8s_openapi::jiff::Timestamp::now().to_string())
-        .data("application/json", data)
-        .build();
-    match event {
-        Ok(event) => ctx.outbox.enqueue(Delivery {
-            url: sink.url.clone(),
-            hmac_key,
-            event,
-        }),
-        Err(e) => tracing::error!(error = %e, "cannot build the CloudEvent"),
+    let key = a.key.clone().unwrap_or_else(|| format!("{notice:?}"));
+    if let Some(entry) = outbox::entry(drill, status, notice, &key, &message)
+        && !status.outbox.iter().any(|e| e.id == entry.id)
+    {
+        status.outbox.push(entry.clone());
+        outbox::send(ctx, drill, &entry).await;
     }
-}
-
-async fn read_secret_key(
-    ctx: &DrillContext,
-    ns: &str,
-    name: &str,
-    key: &str,
-) -> Result<Vec<u8>, String> {
-    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
-    let secret = api
-        .get(name)
-        .await
-        .map_err(|e| format!("spec.eventSink.hmacSecretRef: Secret {ns}/{name}: {e}"))?;
-    secret
-        .data
-        .and_then(|mut d| d.remove(key))
-        .map(|ByteString(b)| b)
-        .filter(|b| !b.is_empty())
-        .ok_or_else(|| {
-            format!("spec.eventSink.hmacSecretRef: Secret {ns}/{name} has no key {key:?}")
-        })
 }

@@ -501,6 +501,7 @@ fn new_run(s: &mut CanaryDrillStatus) {
         phase: Some(DrillPhase::Pending),
         run: s.run + 1,
         runs: std::mem::take(&mut s.runs),
+        outbox: std::mem::take(&mut s.outbox),
         next_run_time: s.next_run_time.take(),
         observed_generation: s.observed_generation,
         ..CanaryDrillStatus::default()

@@ -14,14 +14,15 @@ mod effects;
 pub mod judge;
 pub mod machine;
 mod metrics;
+mod outbox;
 pub mod reconcile;
 pub mod settings;
 pub mod source;
 pub mod workload;
 
 pub use context::{DrillContext, DrillError};
-pub use effects::cloudevent_type;
 pub use metrics::{DrillLabels, DrillMetrics};
+pub use outbox::cloudevent_type;
 
 use crate::api::CanaryDrill;
 use crate::reconcile::Context;

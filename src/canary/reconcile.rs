@@ -7,6 +7,7 @@ use super::context::{DrillContext, DrillError};
 use super::effects;
 use super::judge::judge;
 use super::machine::{self, Claim, JudgedWindow, Manual, Observation, Step};
+use super::outbox;
 use super::settings::{Settings, next_run};
 use super::source::{self, Subject};
 use super::workload::{
@@ -37,6 +38,8 @@ const MAX_STEPS: usize = 12;
 /// How often a drill waiting on Deployments looks again; the Deployment watches usually wake
 /// it sooner.
 const POLL: Duration = Duration::from_secs(1);
+/// How often a drill with undelivered CloudEvents looks at its outbox.
+const OUTBOX_POLL: Duration = Duration::from_secs(2);
 
 /// Reconciles one drill.
 pub async fn reconcile(
@@ -77,6 +80,11 @@ pub async fn reconcile(
         let ours = FINALIZER.to_string();
         all.push(&ours);
         current = set_finalizers(&api, &current, all).await?;
+    }
+    let st = current.status.clone().unwrap_or_default();
+    if let Some((next, struck)) = outbox::sync(&ctx, &current, &st).await {
+        current = record_effects(&api, &current, &st, &next).await?;
+        ctx.forget_finished(&struck);
     }
     let settings = match Settings::from_spec(&current.spec) {
         Ok(s) => s,
@@ -152,6 +160,16 @@ pub fn error_policy(drill: Arc<CanaryDrill>, error: &DrillError, ctx: Arc<DrillC
 /// When to look again: at the end of the window being measured, at the scheduled time, soon
 /// while Deployments roll, or never (a change wakes the drill).
 fn wake_up(status: &CanaryDrillStatus, settings: &Settings, now: Timestamp) -> Duration {
+    let next = next_look(status, settings, now);
+    if status.outbox.is_empty() {
+        next
+    } else {
+        // CloudEvents in flight: strike them from status soon after they are delivered.
+        next.min(OUTBOX_POLL)
+    }
+}
+
+fn next_look(status: &CanaryDrillStatus, settings: &Settings, now: Timestamp) -> Duration {
     let until = |t: &MicroTime| {
         let d = t.0.duration_since(now);
         // A little past the instant, so the window is surely over when we look.

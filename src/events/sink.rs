@@ -24,8 +24,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(16);
 /// Deadline of one POST.
 const POST_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Called once per event with its type and whether the sink accepted it (for a metric).
-pub type OnDelivered = Arc<dyn Fn(&str, bool) + Send + Sync>;
+/// Called once per event with the delivery and whether the sink accepted it (false: dropped
+/// after the last attempt).
+pub type OnDelivered = Arc<dyn Fn(&Delivery, bool) + Send + Sync>;
 
 /// One event for one sink.
 #[derive(Clone, Debug)]
@@ -36,6 +37,8 @@ pub struct Delivery {
     pub hmac_key: Option<Vec<u8>>,
     /// The event.
     pub event: Event,
+    /// Who queued it (e.g. `namespace/drill`), handed back to the delivery callback.
+    pub origin: String,
 }
 
 /// Per-sink ordered queues. Cheap to clone.
@@ -47,7 +50,7 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    /// An outbox that sends with `http`; `delivered(type, ok)` is called once per event.
+    /// An outbox that sends with `http`; `delivered(delivery, ok)` is called once per event.
     pub fn new(http: HttpClient, delivered: OnDelivered) -> Self {
         Self {
             http,
@@ -85,7 +88,7 @@ async fn drain(
 ) {
     while let Some(d) = rx.recv().await {
         let ok = deliver(&http, &d).await;
-        delivered(d.event.ty(), ok);
+        delivered(&d, ok);
     }
 }
 
@@ -196,6 +199,7 @@ mod tests {
             url: "http://127.0.0.1:1/".into(),
             hmac_key: Some(b"k3y".to_vec()),
             event: event(),
+            origin: "ns/d".into(),
         };
         let (h, body) = encode(&d).unwrap();
         assert_eq!(h["ce-id"], "uid/run1-DrillStarted");
@@ -254,7 +258,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_dead_sink_does_not_block_enqueue() {
-        let delivered = Arc::new(|_: &str, _: bool| {});
+        let delivered = Arc::new(|_: &Delivery, _: bool| {});
         let outbox = Outbox::new(super::super::http_client(), delivered);
         let start = std::time::Instant::now();
         for _ in 0..100 {
@@ -262,6 +266,7 @@ mod tests {
                 url: "http://127.0.0.1:9/".into(),
                 hmac_key: None,
                 event: event(),
+                origin: "ns/d".into(),
             });
         }
         assert!(start.elapsed() < Duration::from_millis(100));

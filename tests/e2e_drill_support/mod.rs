@@ -221,7 +221,8 @@ pub async fn get_drill(client: &Client, ns: &str, name: &str) -> CanaryDrill {
         .unwrap()
 }
 
-/// Waits until the drill reaches `phase`; panics with its status and the controller log if not.
+/// Waits until the drill reaches `phase` and has carried out its effects; panics with its
+/// status and the controller log if not.
 pub async fn wait_phase(
     client: &Client,
     ns: &str,
@@ -235,7 +236,9 @@ pub async fn wait_phase(
         let api = api.clone();
         async move {
             let d = api.get(name).await.ok()?;
-            (d.status.as_ref()?.phase == Some(phase)).then_some(d)
+            // The phase, and the effects it decided carried out (Events published, ...).
+            let st = d.status.as_ref()?;
+            (st.phase == Some(phase) && st.pending_actions.is_empty()).then_some(d)
         }
     })
     .await;
@@ -307,6 +310,11 @@ pub struct Sink {
 
 impl Sink {
     pub async fn start() -> Self {
+        Self::start_on(0).await
+    }
+
+    /// A sink on a given loopback port (0: any free one).
+    pub async fn start_on(port: u16) -> Self {
         let received: Arc<Mutex<Vec<Received>>> = Arc::default();
         let app = Router::new()
             .route(
@@ -325,7 +333,9 @@ impl Sink {
                 ),
             )
             .with_state(received.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
         let port = listener.local_addr().unwrap().port();
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
