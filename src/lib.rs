@@ -10,6 +10,7 @@ pub mod admission;
 pub mod api;
 pub mod canary;
 pub mod cli;
+pub mod events;
 pub mod evidence;
 pub mod policy;
 pub mod reconcile;

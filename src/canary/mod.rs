@@ -1,27 +1,67 @@
-//! The CanaryDrill reconciler. It records that it has seen each generation; the window judge,
-//! the state machine and the rollback plug in here.
+//! CanaryDrill: a canary judged window by window against an error and latency budget, that
+//! rolls back by itself after `breachWindows` consecutive breaches, exactly once, and proves
+//! the stable revision recovered.
+//!
+//! Pure cores: [`judge`] (one window → Pass / Breach / NoData), [`machine`] (status,
+//! observation, now → next status and the effects to carry out), [`settings`] (spec → numbers,
+//! cron), [`workload`] (the canary Deployment and the readiness checks as values) and the
+//! synthetic half of [`source`]. The shell: [`reconcile`] (observe, step, write status first),
+//! [`effects`] (carry out what the machine decided, idempotently), Prometheus queries in
+//! [`source`]; records go out through `crate::events`.
 
-use crate::api::{CanaryDrill, CanaryDrillStatus, DrillPhase};
-use crate::reconcile::{Context, Error, apply_status, error_policy};
+mod context;
+mod effects;
+pub mod judge;
+pub mod machine;
+mod metrics;
+mod outbox;
+pub mod reconcile;
+pub mod settings;
+pub mod source;
+pub mod workload;
+
+pub use context::{DrillContext, DrillError};
+pub use metrics::{DrillLabels, DrillMetrics};
+pub use outbox::cloudevent_type;
+
+use crate::api::CanaryDrill;
+use crate::reconcile::Context;
 use crate::shutdown::Shutdown;
 use futures::StreamExt;
-use kube::runtime::controller::{Action, Controller};
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::runtime::controller::Controller;
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Api, ResourceExt};
 use std::sync::Arc;
-use std::time::Duration;
 
-const KIND: &str = "CanaryDrill";
-
-/// Runs the reconciler until `shutdown` resolves.
+/// Runs the reconciler until `shutdown` resolves. Besides the drills it watches the canary
+/// Deployments it owns and the targets it has claimed, so a rollout finishing wakes the drill
+/// at once rather than at its next poll.
 pub async fn run(ctx: Arc<Context>, namespace: Option<String>, shutdown: Shutdown) {
-    let api: Api<CanaryDrill> = match &namespace {
-        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
-        None => Api::all(ctx.client.clone()),
+    let client = ctx.client.clone();
+    let (drills, deployments): (Api<CanaryDrill>, Api<Deployment>) = match &namespace {
+        Some(ns) => (
+            Api::namespaced(client.clone(), ns),
+            Api::namespaced(client.clone(), ns),
+        ),
+        None => (Api::all(client.clone()), Api::all(client.clone())),
     };
-    Controller::new(api, watcher::Config::default().any_semantic())
+    let drill_ctx = Arc::new(DrillContext::new(client, ctx.metrics.clone()));
+    let config = watcher::Config::default().any_semantic();
+    Controller::new(drills, config.clone())
+        .owns(deployments.clone(), config.clone())
+        .watches(deployments, config, |dep: Deployment| {
+            let ns = dep.namespace();
+            dep.annotations()
+                .get(workload::CLAIM_ANNOTATION)
+                .map(|holder| match &ns {
+                    Some(ns) => ObjectRef::<CanaryDrill>::new(holder).within(ns),
+                    None => ObjectRef::new(holder),
+                })
+        })
         .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
+        .run(reconcile::reconcile, reconcile::error_policy, drill_ctx)
         .for_each(|res| async move {
             if let Err(e) = res {
                 tracing::debug!(error = %e, "CanaryDrill reconcile loop");
@@ -29,28 +69,4 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<String>, shutdown: Shutdow
         })
         .await;
     tracing::info!("CanaryDrill controller stopped");
-}
-
-async fn reconcile(drill: Arc<CanaryDrill>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let _timer = ctx.metrics.reconcile_started(KIND);
-    let generation = drill.metadata.generation;
-    let status = drill.status.clone().unwrap_or_default();
-    if status.observed_generation == generation && status.phase.is_some() {
-        return Ok(Action::requeue(Duration::from_secs(3600)));
-    }
-    tracing::info!(namespace = ?drill.namespace(), name = %drill.name_any(), "observed CanaryDrill");
-    let next = CanaryDrillStatus {
-        phase: Some(DrillPhase::Pending),
-        conditions: vec![crate::api::condition(
-            "Ready",
-            false,
-            "AwaitingStart",
-            "the drill has not started yet",
-            generation,
-        )],
-        observed_generation: generation,
-        ..status
-    };
-    apply_status(&ctx.client, drill.as_ref(), next).await?;
-    Ok(Action::requeue(Duration::from_secs(3600)))
 }

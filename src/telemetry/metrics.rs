@@ -34,6 +34,8 @@ pub struct Metrics {
     pub policy: crate::policy::PolicyMetrics,
     /// Admission requests and latency (the webhook).
     pub admission: crate::admission::metrics::AdmissionMetrics,
+    /// The CanaryDrill metrics (MTTR, outcomes, windows, phases).
+    pub drill: crate::canary::DrillMetrics,
 }
 
 impl Default for Metrics {
@@ -63,6 +65,7 @@ impl Default for Metrics {
         policy.register(&mut registry);
         let admission = crate::admission::metrics::AdmissionMetrics::default();
         admission.register(&mut registry);
+        let drill = crate::canary::DrillMetrics::register(&mut registry);
         Self {
             registry: Arc::new(registry),
             reconciles,
@@ -70,6 +73,7 @@ impl Default for Metrics {
             reconcile_duration,
             policy,
             admission,
+            drill,
         }
     }
 }
