@@ -184,7 +184,11 @@ up() {
     --authentication-kubeconfig "$KUBECONFIG" --authorization-kubeconfig "$KUBECONFIG" --v 1
   local stages=()
   for f in "$CACHE/bin/kwok-stages"/*.yaml; do stages+=(--config "$f"); done
+  # --node-lease-duration-seconds: kwok renews the node's Lease as a kubelet does; without it
+  # the node-lifecycle controller marks the node NotReady after ~50 s and its Pods stay
+  # Ready=False for good, which breaks every test that runs longer than that.
   start kwok kwok --kubeconfig "$KUBECONFIG" --manage-all-nodes=true \
+    --node-lease-duration-seconds 40 \
     --server-address "127.0.0.1:$kwok_port" "${stages[@]}"
 
   wait_for kube-controller-manager 60 curl -fsSk "https://127.0.0.1:$kcm_port/healthz"
