@@ -37,8 +37,9 @@ pub enum Command {
     /// they record each generation they observe (phase Pending, Ready=False); evidence
     /// verification and the drill state machine plug into them next.
     Controller(ControllerArgs),
-    /// Run the HTTPS server of the validating admission webhook. In this version it serves
-    /// /healthz and /readyz; the admission endpoints plug into it next.
+    /// Run the HTTPS server of the validating admission webhook: POST /validate judges Pods and
+    /// every pod-bearing workload from the release index and the pinned policy (see
+    /// --policy-bundle); /healthz and /readyz for probes.
     Webhook(WebhookArgs),
     /// Run the controllers and the webhook in one process (the usual single-replica setup).
     Run {
