@@ -16,7 +16,7 @@ basis_key := lib.labels.legal_basis
 
 # satisfied holds when every attribute rule is positively met.
 satisfied if {
-	lib.level(wl.sensitivity) <= lib.level(wl.namespace_sensitivity)
+	levels[wl.sensitivity] <= levels[wl.namespace_sensitivity]
 	groups_ok
 	origin_ok
 	legal_basis_ok
@@ -25,7 +25,7 @@ satisfied if {
 groups_ok if wl.system_actor
 
 groups_ok if {
-	lib.level(wl.effective_sensitivity)
+	levels[wl.effective_sensitivity]
 	not data.gate.abac.deployer_groups[wl.effective_sensitivity]
 }
 
@@ -57,13 +57,13 @@ basis_matches_namespace if wl.labels[basis_key] == wl.namespace_labels[basis_key
 
 deny contains msg if {
 	some owner, obj_labels in {"workload": wl.labels, "namespace": wl.namespace_labels}
-	s := lib.sensitivity(obj_labels)
-	not lib.level(s)
+	s := object.get(obj_labels, lib.labels.sensitivity, data.gate.abac.default_sensitivity)
+	not levels[s]
 	msg := sprintf("%s: %s label %s=%q is not a sensitivity level; use one of %s", [wl.subject, owner, lib.labels.sensitivity, s, concat(", ", lib.sensitivity_names)])
 }
 
 deny contains msg if {
-	lib.level(wl.sensitivity) > lib.level(wl.namespace_sensitivity)
+	levels[wl.sensitivity] > levels[wl.namespace_sensitivity]
 	msg := sprintf("%s: workload sensitivity %s exceeds namespace %q sensitivity %s; run it in a namespace cleared for %s data", [wl.subject, wl.sensitivity, wl.namespace, wl.namespace_sensitivity, wl.sensitivity])
 }
 

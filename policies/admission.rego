@@ -42,37 +42,42 @@ else := sort(deny) if count(deny) > 0
 
 else := ["admission: the request was not positively shown to meet the policy, and no rule named a reason; denying (report this input to the platform team)"]
 
-decisions := lib.array_at(lib.root, "decisions")
+default decisions := []
 
-releases := lib.object_at(lib.root, "releases")
+decisions := v if {
+	v := input.decisions
+	is_array(v)
+}
+
+default releases := {}
+
+releases := v if {
+	v := input.releases
+	is_object(v)
+}
 
 # records(digest) are the release records the index holds for an image digest.
-records(digest) := [r | some r in lib.array_at(releases, digest); is_object(r)]
+records(digest) := [r | rs := releases[digest]; is_array(rs); some r in rs; is_object(r)]
+
+visible_namespaces := {wl.namespace} | {n | some n in data.gate.releases.shared_namespaces}
 
 # visible(r): the release lives in the workload's namespace or in a shared one.
-visible(r) if r.namespace == wl.namespace
+visible(r) if r.namespace in visible_namespaces
 
-visible(r) if r.namespace in data.gate.releases.shared_namespaces
-
-# usable(r, digest): a well-formed, visible, Ready release record for digest.
-usable(r, digest) if {
-	contract.record_shaped(digest, r)
-	visible(r)
-	r.ready == true
-}
+# image_digests maps each container image to the digest it is pinned to.
+image_digests := {img: d | some c in wl.containers; img := c.image; d := lib.image_digest(img)}
 
 # digests are the image digests the workload's containers are pinned to.
-digests := {d | some c in wl.containers; d := lib.image_digest(c.image)}
+digests := {d | some _, d in image_digests}
 
-# usable_by_digest maps each digest to its usable release records, computed once.
-usable_by_digest := {d: [r | some r in records(d); usable(r, d)] | some d in digests}
+# usable_by_digest maps each digest to its well-formed, visible, Ready records, computed once.
+usable_by_digest := {d: [r |
+	some r in object.get(contract.shaped_records, d, [])
+	r.namespace in visible_namespaces
+	r.ready == true
+] | some d in digests}
 
-usable_releases(digest) := usable_by_digest[digest]
-
-image_admitted(c) if {
-	digest := lib.image_digest(c.image)
-	count(usable_by_digest[digest]) > 0
-}
+image_admitted(c) if count(usable_by_digest[image_digests[c.image]]) > 0
 
 # break_glass names the override Decisions the workload's images run under: a digest whose
 # every usable release needs an override asks for step-up.
@@ -109,20 +114,20 @@ deny contains msg if {
 deny contains msg if {
 	some c in wl.containers
 	is_string(c.image)
-	not lib.image_digest(c.image)
+	not image_digests[c.image]
 	msg := sprintf("%s: container %q image %q is not pinned by digest; reference the verified release as <image>@sha256:<digest>", [wl.subject, lib.string_at(c, "name"), c.image])
 }
 
 deny contains msg if {
 	some c in wl.containers
-	digest := lib.image_digest(c.image)
+	digest := image_digests[c.image]
 	count(records(digest)) == 0
 	msg := sprintf("%s: container %q image %s has no HardenedRelease; create one for this digest and wait until it is Ready", [wl.subject, lib.string_at(c, "name"), c.image])
 }
 
 deny contains msg if {
 	some c in wl.containers
-	digest := lib.image_digest(c.image)
+	digest := image_digests[c.image]
 	rs := records(digest)
 	count(rs) > 0
 	count([r | some r in rs; visible(r)]) == 0
@@ -131,11 +136,11 @@ deny contains msg if {
 
 deny contains msg if {
 	some c in wl.containers
-	digest := lib.image_digest(c.image)
-	count(usable_releases(digest)) == 0
+	digest := image_digests[c.image]
+	count(usable_by_digest[digest]) == 0
 	some r in records(digest)
 	visible(r)
-	contract.record_shaped(digest, r)
+	r in object.get(contract.shaped_records, digest, [])
 	r.ready != true
 	msg := sprintf("%s: container %q image %s: release %s/%s is not Ready: %s", [wl.subject, lib.string_at(c, "name"), c.image, r.namespace, r.name, not_ready_reason(r)])
 }

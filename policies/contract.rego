@@ -79,115 +79,159 @@ extra_fields(allowed) := sort((one | two) | three) if {
 operations := {"CREATE", "UPDATE", "DELETE", "CONNECT"}
 
 # --- admission -------------------------------------------------------------------------------
+# Each check is a rule over the workload package's typed views (rules are evaluated once per
+# request; helper-function calls cost the policy VM microseconds each).
 
-admission_problems contains "`request` must be the AdmissionRequest object" if not is_object(lib.at(lib.root, "request"))
+req := object.get(lib.root, "request", null)
 
-admission_problems contains "`request.uid` must be a non-empty string" if not lib.nonblank(lib.at(lib.root, ["request", "uid"]))
+admission_problems contains "`request` must be the AdmissionRequest object" if not is_object(req)
 
-admission_problems contains "`request.kind.kind` must name the kind under admission" if not lib.nonblank(lib.at(lib.root, ["request", "kind", "kind"]))
+uid_ok if {
+	v := object.get(wl.request, "uid", null)
+	is_string(v)
+	trim_space(v) != ""
+}
 
-admission_problems contains "`request.namespace` must name the namespace of the workload; the gate admits namespaced workloads only" if not lib.nonblank(lib.at(lib.root, ["request", "namespace"]))
+admission_problems contains "`request.uid` must be a non-empty string" if not uid_ok
 
-admission_problems contains sprintf("`request.operation` must be one of %s", [concat(", ", sort(operations))]) if not lib.at(lib.root, ["request", "operation"]) in operations
+admission_problems contains "`request.kind.kind` must name the kind under admission" if trim_space(wl.kind) == ""
 
-admission_problems contains "`request.object` must be the object under admission" if not is_object(lib.at(lib.root, ["request", "object"]))
+admission_problems contains "`request.namespace` must name the namespace of the workload; the gate admits namespaced workloads only" if trim_space(wl.namespace) == ""
 
-admission_problems contains "`request.userInfo` must be an object with a string `username`" if not is_string(lib.at(lib.root, ["request", "userInfo", "username"]))
+admission_problems contains sprintf("`request.operation` must be one of %s", [concat(", ", sort(operations))]) if not wl.operation in operations
+
+admission_problems contains "`request.object` must be the object under admission" if not is_object(object.get(wl.request, "object", null))
+
+admission_problems contains "`request.userInfo` must be an object with a string `username`" if not is_string(object.get(wl.user, "username", null))
 
 admission_problems contains "`request.userInfo.groups` must be a list of strings" if {
-	lib.has_key(wl.user, "groups")
-	not lib.strings(lib.at(wl.user, "groups"))
+	gs := object.get(wl.user, "groups", [])
+	count(wl.groups) != count(gs)
 }
 
-admission_problems contains sprintf("`request.userInfo.extra[%q]` must be a list of strings", [k]) if {
-	lib.has_key(wl.user, "extra")
-	some k, v in lib.object_at(wl.user, "extra")
-	not lib.strings(v)
-}
+admission_problems contains "`request.userInfo.extra` must be an object of string lists" if not extra_ok
 
-admission_problems contains "`request.userInfo.extra` must be an object of string lists" if {
-	lib.has_key(wl.user, "extra")
-	not is_object(lib.at(wl.user, "extra"))
+extra_ok if {
+	extra := object.get(wl.user, "extra", {})
+	is_object(extra)
+	every _, v in extra {
+		is_array(v)
+		every x in v {
+			is_string(x)
+		}
+	}
 }
 
 admission_problems contains "`namespace` must be the Namespace object of the request (metadata.name and labels); a request without one is denied" if {
-	not lib.at(lib.root, ["namespace", "metadata", "name"]) == wl.namespace
+	not object.get(wl.namespace_object, ["metadata", "name"], null) == wl.namespace
 }
 
 admission_problems contains sprintf("`%s` must be an object of string values", [where]) if {
 	some where, value in {
-		"namespace.metadata.labels": object.get(lib.object_at(wl.namespace_object, "metadata"), "labels", {}),
+		"namespace.metadata.labels": object.get(wl.namespace_object, ["metadata", "labels"], {}),
 		"metadata.labels": object.get(wl.meta, "labels", {}),
 		"metadata.annotations": object.get(wl.meta, "annotations", {}),
 		"spec.template.metadata.labels": object.get(wl.template_meta, "labels", {}),
 		"spec.template.metadata.annotations": object.get(wl.template_meta, "annotations", {}),
 	}
-	not string_object(value)
+	not all_strings(value)
 }
 
-admission_problems contains sprintf("`%s` of the workload must be a list of containers", [field]) if {
-	some field in wl.container_fields
-	lib.has_key(wl.pod_spec, field)
-	not is_array(lib.at(wl.pod_spec, field))
-}
-
-admission_problems contains "the pod spec must list at least one container in `containers`" if {
-	is_object(wl.pod_spec)
-	count(lib.array_at(wl.pod_spec, "containers")) == 0
-}
-
-admission_problems contains sprintf("container #%d of %s must be an object with a string `name` and `image`", [i, field]) if {
-	some field in wl.container_fields
-	some i, c in lib.array_at(wl.pod_spec, field)
-	not container_shaped(c)
-}
-
-admission_problems contains "`releases` must map image digests (sha256:…) to lists of release records" if not is_object(lib.at(lib.root, "releases"))
-
-admission_problems contains sprintf("`releases[%q]` must be a list of release records {name, namespace, digest, ready, reasons, overrides} for that digest", [d]) if {
-	some d, records in lib.object_at(lib.root, "releases")
-	not records_shaped(d, records)
-}
-
-admission_problems contains "`decisions` must be a list of Decision objects (metadata.name, metadata.namespace, spec.type)" if not decisions_shaped(lib.at(lib.root, "decisions"))
-
-# string_object(x) holds for objects whose every value is a string (labels, annotations).
-string_object(x) if {
+# all_strings(x): an object whose every value is a string. Only called per label map.
+all_strings(x) if {
 	is_object(x)
 	every _, v in x {
 		is_string(v)
 	}
 }
 
-container_shaped(c) if {
+admission_problems contains sprintf("`%s` of the workload must be a list of containers", [field]) if {
+	ps := wl.pod_spec
+	some field in wl.container_fields
+	not is_array(object.get(ps, field, []))
+}
+
+admission_problems contains "the pod spec must list at least one container in `containers`" if {
+	is_object(wl.pod_spec)
+	count(object.get(wl.pod_spec, "containers", [])) == 0
+}
+
+# shaped_containers are the containers with a non-empty string name and a string image.
+shaped_containers := [c |
+	some c in wl.containers
 	is_object(c)
-	lib.nonblank(c.name)
+	is_string(c.name)
+	trim_space(c.name) != ""
 	is_string(c.image)
+]
+
+admission_problems contains sprintf("container #%d of %s must be an object with a string `name` and `image`", [i, field]) if {
+	count(shaped_containers) != count(wl.containers)
+	some field in wl.container_fields
+	cs := object.get(wl.pod_spec, field, [])
+	is_array(cs)
+	some i, c in cs
+	not container_shaped(c)
 }
 
-records_shaped(d, records) if {
-	lib.valid_digest(d)
-	is_array(records)
-	every r in records {
-		record_shaped(d, r)
-	}
-}
+releases_value := object.get(lib.root, "releases", null)
 
-# record_shaped(d, r): a release record the gate's index holds for digest d.
-record_shaped(d, r) if {
+admission_problems contains "`releases` must map image digests (sha256:…) to lists of release records" if not is_object(releases_value)
+
+# shaped_records maps each digest of `releases` to its well-formed records.
+shaped_records := {d: [r |
+	some r in rs
 	is_object(r)
-	lib.nonblank(r.name)
-	lib.nonblank(r.namespace)
+	is_string(r.name)
+	r.name != ""
+	is_string(r.namespace)
+	r.namespace != ""
 	r.digest == d
 	is_boolean(r.ready)
-	lib.strings(r.reasons)
-	lib.strings(r.overrides)
+	is_array(r.reasons)
+	every x in r.reasons {
+		is_string(x)
+	}
+	is_array(r.overrides)
+	every x in r.overrides {
+		is_string(x)
+	}
+] |
+	is_object(releases_value)
+	some d, rs in releases_value
+	is_array(rs)
+}
+
+admission_problems contains sprintf("`releases[%q]` must be a list of release records {name, namespace, digest, ready, reasons, overrides} for that digest", [d]) if {
+	is_object(releases_value)
+	some d, records in releases_value
+	not records_ok(d, records)
+}
+
+records_ok(d, records) if {
+	lib.valid_digest(d)
+	is_array(records)
+	count(shaped_records[d]) == count(records)
+}
+
+decisions_value := object.get(lib.root, "decisions", null)
+
+admission_problems contains "`decisions` must be a list of Decision objects (metadata.name, metadata.namespace, spec.type)" if not decisions_shaped(decisions_value)
+
+container_shaped(c) if {
+	is_object(c)
+	is_string(c.name)
+	trim_space(c.name) != ""
+	is_string(c.image)
 }
 
 decisions_shaped(ds) if {
 	is_array(ds)
 	every d in ds {
-		lib.decision_shaped(d)
+		is_object(d)
+		is_string(d.metadata.name)
+		is_string(d.metadata.namespace)
+		is_string(d.spec.type)
 	}
 }
 
@@ -208,7 +252,7 @@ release_problems contains sprintf("`release.metadata.%s` must be a non-empty str
 
 release_problems contains sprintf("`release.metadata.%s` must be an object of string values", [f]) if {
 	some f in ["labels", "annotations"]
-	not string_object(object.get(lib.object_at(rel, "metadata"), f, {}))
+	not all_strings(object.get(lib.object_at(rel, "metadata"), f, {}))
 }
 
 release_problems contains "`release.digest` must be sha256:<64 lowercase hex>" if not lib.valid_digest(lib.at(rel, "digest"))

@@ -20,7 +20,7 @@ required contains sprintf("running under break-glass Decision %q", [name]) if {
 }
 
 # break_glass names the override Decisions that the releases the workload runs are admitted
-# under (admission.usable_releases fills it); set by the admission package.
+# under; set by the admission package (admission.break_glass).
 break_glass := data.releasegate.admission.break_glass
 
 # satisfied holds when no step-up is needed or the assertion meets the contract.
@@ -49,7 +49,9 @@ auth_time_ns := to_number(values[0]) * 1000000000 if {
 	values := lib.array_at(extra, cfg.auth_time_key)
 	count(values) == 1
 	is_string(values[0])
-	regex.match(`^[0-9]{1,12}$`, values[0])
+	count(values[0]) > 0
+	count(values[0]) <= 12
+	trim(values[0], "0123456789") == ""
 }
 
 age_ns := lib.now_ns - auth_time_ns

@@ -1,30 +1,69 @@
 # The workload under admission: its pod template, containers, labels, namespace and requester,
 # read once from the AdmissionRequest so that the other packages do not each parse it. Every
-# lookup is type-guarded (lib.as_object & co.); the contract package says what is malformed.
+# lookup is type-guarded (a value of the wrong type reads as empty); the contract package says
+# what is malformed. Written as rules, not helper functions: rules are evaluated once per
+# request, while each function call costs the policy VM microseconds.
 package releasegate.workload
 
 import data.releasegate.lib
 
-request := lib.object_at(lib.root, "request")
+default request := {}
 
-obj := lib.object_at(request, "object")
+request := v if {
+	v := input.request
+	is_object(v)
+}
 
-kind := lib.string_at(lib.object_at(request, "kind"), "kind")
+default obj := {}
 
-operation := lib.string_at(request, "operation")
+obj := v if {
+	v := request.object
+	is_object(v)
+}
+
+default kind := ""
+
+kind := v if {
+	v := request.kind.kind
+	is_string(v)
+}
+
+default operation := ""
+
+operation := v if {
+	v := request.operation
+	is_string(v)
+}
 
 # namespace is the namespace of the request; "" when the input does not say (then denied).
-namespace := lib.string_at(request, "namespace")
+default namespace := ""
 
-meta := lib.object_at(obj, "metadata")
+namespace := v if {
+	v := request.namespace
+	is_string(v)
+}
 
-name := n if {
-	n := meta.name
-	lib.nonblank(n)
-} else := n if {
-	n := meta.generateName
-	lib.nonblank(n)
-} else := lib.string_at(request, "name")
+default meta := {}
+
+meta := v if {
+	v := obj.metadata
+	is_object(v)
+}
+
+default name := ""
+
+name := v if {
+	v := meta.name
+	is_string(v)
+	v != ""
+} else := v if {
+	v := meta.generateName
+	is_string(v)
+	v != ""
+} else := v if {
+	v := request.name
+	is_string(v)
+}
 
 # subject names the workload in messages, e.g. `Deployment payments/api`.
 subject := concat("", [kind, " ", namespace, "/", name])
@@ -32,14 +71,27 @@ subject := concat("", [kind, " ", namespace, "/", name])
 # Kinds whose pod template sits at spec.template.
 templated_kinds := {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job"}
 
-spec := lib.object_at(obj, "spec")
+default spec := {}
+
+spec := v if {
+	v := obj.spec
+	is_object(v)
+}
 
 # A Pod has no template; an empty one keeps the label and annotation lookups defined.
 default template := {}
 
-template := lib.object_at(spec, "template") if kind in templated_kinds
+template := v if {
+	kind in templated_kinds
+	v := spec.template
+	is_object(v)
+}
 
-template := lib.object_at(lib.object_at(lib.object_at(spec, "jobTemplate"), "spec"), "template") if kind == "CronJob"
+template := v if {
+	kind == "CronJob"
+	v := spec.jobTemplate.spec.template
+	is_object(v)
+}
 
 # pod_spec is the pod spec the workload runs; undefined when the kind carries none.
 pod_spec := spec if {
@@ -47,20 +99,30 @@ pod_spec := spec if {
 	is_object(obj.spec)
 }
 
-pod_spec := template.spec if {
+pod_spec := v if {
 	kind != "Pod"
-	is_object(template.spec)
+	v := template.spec
+	is_object(v)
 }
 
-template_meta := lib.object_at(template, "metadata")
+default template_meta := {}
 
-# labels and annotations of the workload, the object's own winning over its pod template's.
-labels := object.union(string_map(object.get(template_meta, "labels", {})), string_map(object.get(meta, "labels", {})))
+template_meta := v if {
+	v := template.metadata
+	is_object(v)
+}
 
-annotations := object.union(string_map(object.get(template_meta, "annotations", {})), string_map(object.get(meta, "annotations", {})))
+# labels and annotations of the workload, the object's own winning over its pod template's;
+# values that are not strings are left out (the contract denies them).
+labels := object.union(
+	{k: v | m := object.get(template_meta, "labels", {}); is_object(m); some k, v in m; is_string(v)},
+	{k: v | m := object.get(meta, "labels", {}); is_object(m); some k, v in m; is_string(v)},
+)
 
-# string_map(x) keeps the string-valued entries of an object (the contract denies others).
-string_map(x) := {k: v | some k, v in lib.as_object(x); is_string(v)}
+annotations := object.union(
+	{k: v | m := object.get(template_meta, "annotations", {}); is_object(m); some k, v in m; is_string(v)},
+	{k: v | m := object.get(meta, "annotations", {}); is_object(m); some k, v in m; is_string(v)},
+)
 
 # metadata as the decision guard reads it.
 guard_meta := {"labels": labels, "annotations": annotations}
@@ -70,18 +132,35 @@ container_fields := ["initContainers", "containers", "ephemeralContainers"]
 # containers lists every container that will run an image, init and ephemeral ones included.
 containers := [c |
 	some field in container_fields
-	some c in lib.array_at(pod_spec, field)
+	cs := pod_spec[field]
+	is_array(cs)
+	some c in cs
 ]
 
-namespace_object := lib.object_at(lib.root, "namespace")
+default namespace_object := {}
 
-namespace_labels := string_map(lib.object_at(lib.object_at(namespace_object, "metadata"), "labels"))
+namespace_object := v if {
+	v := input.namespace
+	is_object(v)
+}
 
-user := lib.object_at(request, "userInfo")
+namespace_labels := {k: v | m := object.get(namespace_object, ["metadata", "labels"], {}); is_object(m); some k, v in m; is_string(v)}
 
-username := lib.string_at(user, "username")
+default user := {}
 
-groups := [g | some g in lib.array_at(user, "groups"); is_string(g)]
+user := v if {
+	v := request.userInfo
+	is_object(v)
+}
+
+default username := ""
+
+username := v if {
+	v := user.username
+	is_string(v)
+}
+
+groups := [g | gs := object.get(user, "groups", []); is_array(gs); some g in gs; is_string(g)]
 
 # system_actor holds for the controllers that create Pods from an admitted template (and the
 # gate's own controller rolling back); they are not people and carry no step-up assertion.
@@ -99,15 +178,17 @@ system_actor if {
 	startswith(username, data.gate.actors.node_user_prefix)
 	kind == "Pod"
 	operation == "CREATE"
-	lib.has_key(lib.object_at(meta, "annotations"), data.gate.actors.mirror_pod_annotation)
+	is_string(object.get(meta, ["annotations", data.gate.actors.mirror_pod_annotation], null))
 }
 
 # The sensitivity the workload and its namespace declare (see lib.sensitivity), and the
 # effective one: the stricter of the two, which every ABAC and step-up rule uses.
-sensitivity := lib.sensitivity(labels)
+sensitivity := object.get(labels, lib.labels.sensitivity, data.gate.abac.default_sensitivity)
 
-namespace_sensitivity := lib.sensitivity(namespace_labels)
+namespace_sensitivity := object.get(namespace_labels, lib.labels.sensitivity, data.gate.abac.default_sensitivity)
+
+levels := data.gate.abac.sensitivity_levels
 
 effective_sensitivity := sensitivity if {
-	lib.level(sensitivity) >= lib.level(namespace_sensitivity)
+	levels[sensitivity] >= levels[namespace_sensitivity]
 } else := namespace_sensitivity
