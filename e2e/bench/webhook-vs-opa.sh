@@ -39,7 +39,7 @@ if [[ -z ${KUBECONFIG:-} ]]; then
 fi
 cargo build --release --locked --bin release-gate >&2
 bin=$CARGO_TARGET_DIR/release/release-gate
-"$bin" crds | kubectl apply --server-side -f - >/dev/null
+"$bin" crds | kubectl apply --server-side --force-conflicts --field-manager release-gate-bench -f - >/dev/null
 
 # Four Verified releases in a namespace labelled like the example workload.
 ns=bench-$$
@@ -105,8 +105,12 @@ curl -s -H 'Content-Type: application/json' --data @"$work/opa-input.json" \
 report() { # LABEL RATE -> one line
   python3 -c '
 import json, sys
-r = json.load(sys.stdin); l = r["latencies"]; ms = lambda ns: ns / 1e6
-print(f"{sys.argv[1]:<8} {sys.argv[2]:>6}/s  p50 {ms(l[\"50th\"]):7.2f} ms  p99 {ms(l[\"99th\"]):7.2f} ms  max {ms(l[\"max\"]):8.2f} ms  success {r[\"success\"]*100:6.2f}%  throughput {r[\"throughput\"]:7.0f}/s  codes {r[\"status_codes\"]}")' "$1" "$2"
+r = json.load(sys.stdin)
+l = r["latencies"]
+ms = lambda k: l[k] / 1e6
+label, rate = sys.argv[1], sys.argv[2]
+print("%-12s %6s/s  p50 %8.2f ms  p99 %8.2f ms  max %8.2f ms  success %6.2f%%  throughput %6.0f/s  codes %s" % (
+    label, rate, ms("50th"), ms("99th"), ms("max"), r["success"] * 100, r["throughput"], r["status_codes"]))' "$1" "$2"
 }
 printf 'POST https://127.0.0.1:%s/validate\nContent-Type: application/json\n@%s\n' "$port" "$work/review.json" >"$work/gate.targets"
 printf 'POST http://127.0.0.1:%s/v1/data/releasegate/admission/decision\nContent-Type: application/json\n@%s\n' "$opa_port" "$work/opa-input.json" >"$work/opa.targets"

@@ -179,7 +179,14 @@ impl PolicyHolder {
     ) -> Verdict {
         let deadline = Instant::now() + self.limits.deadline;
         let due = tokio::time::Instant::from_std(deadline);
-        let permit = match tokio::time::timeout_at(due, self.permits.clone().acquire_owned()).await
+        // Wait for an evaluation slot for at most half the deadline: past that the backlog
+        // cannot clear in time, and a prompt "overloaded" denial beats a late one.
+        let queue_until = tokio::time::Instant::from_std(Instant::now() + self.limits.deadline / 2);
+        let permit = match tokio::time::timeout_at(
+            queue_until,
+            self.permits.clone().acquire_owned(),
+        )
+        .await
         {
             Ok(Ok(permit)) => permit,
             _ => {
@@ -187,9 +194,9 @@ impl PolicyHolder {
                         path,
                         "overloaded",
                         format!(
-                            "policy evaluation unavailable: {} evaluations already running and none finished within the {} ms deadline; retry",
+                            "policy evaluation unavailable: {} evaluations already running and no slot freed within {} ms (half the deadline); retry",
                             self.limits.concurrency,
-                            self.limits.deadline.as_millis()
+                            (self.limits.deadline / 2).as_millis()
                         ),
                     );
             }
@@ -197,6 +204,11 @@ impl PolicyHolder {
         let holder = self.clone();
         let task = tokio::task::spawn_blocking(move || {
             let _permit = permit;
+            // Under overload a queued evaluation may start after its answer was already sent
+            // (a deadline denial): skip it rather than spend the CPU the next request needs.
+            if Instant::now() >= deadline {
+                return Verdict::deny("policy evaluation started after its deadline; denying");
+            }
             holder.decide(path, &input)
         });
         match tokio::time::timeout_at(due, task).await {
