@@ -51,7 +51,6 @@ fn image_of(d: &Deployment) -> String {
 async fn fail_path_rolls_back_once_restores_and_records_everything() {
     let client = client().await;
     apply_crds(&client).await;
-    keep_node_ready(&client);
     let ns = TestNamespace::new(&client, "drill-fail").await;
     let before = ready_deployment(
         &client,
@@ -280,7 +279,6 @@ async fn fail_path_rolls_back_once_restores_and_records_everything() {
 async fn pass_path_promotes_the_canary() {
     let client = client().await;
     apply_crds(&client).await;
-    keep_node_ready(&client);
     let ns = TestNamespace::new(&client, "drill-pass").await;
     ready_deployment(
         &client,
@@ -374,7 +372,6 @@ async fn pass_path_promotes_the_canary() {
 async fn flapping_does_not_roll_back_and_no_data_follows_the_policy() {
     let client = client().await;
     apply_crds(&client).await;
-    keep_node_ready(&client);
     let ns = TestNamespace::new(&client, "drill-flap").await;
     for name in ["flap", "quiet", "dark"] {
         ready_deployment(
@@ -490,7 +487,6 @@ async fn flapping_does_not_roll_back_and_no_data_follows_the_policy() {
 async fn one_drill_per_deployment_and_a_human_edit_stops_the_drill() {
     let client = client().await;
     apply_crds(&client).await;
-    keep_node_ready(&client);
     let ns = TestNamespace::new(&client, "drill-one").await;
     ready_deployment(
         &client,
@@ -609,7 +605,6 @@ async fn one_drill_per_deployment_and_a_human_edit_stops_the_drill() {
 async fn sigkill_during_rolling_back_then_restart_rolls_back_exactly_once() {
     let client = client().await;
     apply_crds(&client).await;
-    keep_node_ready(&client);
     let ns = TestNamespace::new(&client, "drill-kill").await;
     let sink = Sink::start().await;
     // The stable pods need the node label `<label>=yes`, the canary's `<label>=canary`, and
@@ -726,7 +721,6 @@ async fn sigkill_during_rolling_back_then_restart_rolls_back_exactly_once() {
 async fn a_scheduled_drill_runs_on_its_cron_and_records_each_outcome() {
     let client = client().await;
     apply_crds(&client).await;
-    keep_node_ready(&client);
     let ns = TestNamespace::new(&client, "drill-cron").await;
     ready_deployment(
         &client,

@@ -20,7 +20,6 @@ use std::time::Duration;
 async fn a_manual_abort_rolls_back_once_and_records_who_decided() {
     let client = client().await;
     apply_crds(&client).await;
-    keep_node_ready(&client);
     let ns = TestNamespace::new(&client, "drill-abort").await;
     let before = ready_deployment(
         &client,
@@ -113,7 +112,6 @@ async fn a_manual_abort_rolls_back_once_and_records_who_decided() {
 async fn a_drill_deleted_mid_run_gives_the_target_back_its_replicas_and_releases_it() {
     let client = client().await;
     apply_crds(&client).await;
-    keep_node_ready(&client);
     let ns = TestNamespace::new(&client, "drill-delete").await;
     ready_deployment(
         &client,

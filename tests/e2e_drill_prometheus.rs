@@ -222,7 +222,6 @@ fn spec(url: &str) -> serde_json::Value {
 async fn a_bad_canary_measured_by_prometheus_is_rolled_back_and_the_stable_one_proves_recovery() {
     let client = client().await;
     apply_crds(&client).await;
-    keep_node_ready(&client);
     let ns = TestNamespace::new(&client, "drill-prom-fail").await;
     let dir = tempfile::tempdir().unwrap();
     // Stable: 0.2 % errors, 50 ms. Canary: 30 % errors, 900 ms.
@@ -339,7 +338,6 @@ async fn a_bad_canary_measured_by_prometheus_is_rolled_back_and_the_stable_one_p
 async fn a_good_canary_measured_by_prometheus_is_promoted_and_a_silent_one_pauses() {
     let client = client().await;
     apply_crds(&client).await;
-    keep_node_ready(&client);
     let ns = TestNamespace::new(&client, "drill-prom-pass").await;
     let dir = tempfile::tempdir().unwrap();
     let stable = Workload::start(dir.path(), 50.0, 0.002, 0.05);
@@ -404,7 +402,6 @@ async fn a_good_canary_measured_by_prometheus_is_promoted_and_a_silent_one_pause
 async fn pod_template_hash_labels_select_the_judged_revision() {
     let client = client().await;
     apply_crds(&client).await;
-    keep_node_ready(&client);
     let ns = TestNamespace::new(&client, "drill-prom-hash").await;
     let dir = tempfile::tempdir().unwrap();
     // Told apart by their error rates: stable 0.2 %, canary 1 %.

@@ -16,7 +16,6 @@ use std::time::Duration;
 async fn a_stable_revision_that_keeps_breaching_is_reported_not_recovered() {
     let client = client().await;
     apply_crds(&client).await;
-    keep_node_ready(&client);
     let ns = TestNamespace::new(&client, "drill-norecover").await;
     ready_deployment(
         &client,

@@ -91,7 +91,6 @@ async fn freeze_replicas(client: &kube::Client, ns: &str, on: bool) {
 async fn sigkill_after_the_rollback_decision_before_its_effects_then_restart_rolls_back_once() {
     let client = client().await;
     apply_crds(&client).await;
-    keep_node_ready(&client);
     let ns = TestNamespace::new(&client, "drill-resume").await;
     let before = ready_deployment(
         &client,
@@ -235,7 +234,6 @@ async fn sigkill_after_the_rollback_decision_before_its_effects_then_restart_rol
 async fn cloudevents_the_sink_missed_are_sent_again_by_a_restarted_controller() {
     let client = client().await;
     apply_crds(&client).await;
-    keep_node_ready(&client);
     let ns = TestNamespace::new(&client, "drill-outbox").await;
     ready_deployment(
         &client,

@@ -21,47 +21,6 @@ use std::time::Duration;
 #[allow(unused_imports)]
 pub use support::{TestNamespace, apply_crds, client, free_port, kubectl, wait_until};
 
-/// Renews the kwok node's Lease every 10 s while the test runs. The test bed's kwok runs
-/// without `--node-lease-duration-seconds` and its status heartbeat comes every 10 min, so the
-/// node-lifecycle controller marks the node NotReady about 50 s after start and again every
-/// ~55 s, flipping every Pod on it to Ready=False for good (kwok's pod-ready stage does not
-/// flip them back). A renewed Lease is what a kubelet would give it; remove this once
-/// e2e/cluster.sh starts kwok with a node lease.
-pub fn keep_node_ready(_client: &Client) {
-    // Each #[tokio::test] has its own runtime, gone when the test ends: the renewer runs on a
-    // thread and runtime of its own, once per test process, with its own client.
-    static STARTED: std::sync::Once = std::sync::Once::new();
-    STARTED.call_once(|| {
-        std::thread::spawn(|| {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
-                return;
-            };
-            rt.block_on(async {
-                let Ok(client) = Client::try_default().await else { return };
-                let api: Api<k8s_openapi::api::coordination::v1::Lease> =
-                    Api::namespaced(client, "kube-node-lease");
-                loop {
-                    let lease = json!({
-                        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                        "metadata": {"name": "kwok-node-0"},
-                        "spec": {"holderIdentity": "kwok-node-0", "leaseDurationSeconds": 40,
-                                 "renewTime": k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(
-                                     k8s_openapi::jiff::Timestamp::now())}
-                    });
-                    let _ = api
-                        .patch(
-                            "kwok-node-0",
-                            &kube::api::PatchParams::apply("release-gate-e2e-lease").force(),
-                            &kube::api::Patch::Apply(&lease),
-                        )
-                        .await;
-                    tokio::time::sleep(Duration::from_secs(10)).await;
-                }
-            });
-        });
-    });
-}
-
 /// A controller process watching one namespace; killed when dropped.
 pub struct ControllerProcess {
     pub namespace: String,
