@@ -11,7 +11,7 @@ mod webhook;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-pub use controller::ControllerArgs;
+pub use controller::{ControllerArgs, ControllerPolicyArgs};
 pub use webhook::WebhookArgs;
 
 use crate::telemetry::{LogArgs, init_tracing};
@@ -33,10 +33,15 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the controllers that reconcile HardenedReleases and CanaryDrills. In this version
-    /// they record each generation they observe (phase Pending, Ready=False); evidence
-    /// verification and the drill state machine plug into them next.
-    Controller(ControllerArgs),
+    /// Run the controllers that reconcile HardenedReleases and CanaryDrills: each release is
+    /// verified with the keys of the TrustPolicies covering its image and judged by the pinned
+    /// policy bundle; the drill state machine plugs in next.
+    Controller {
+        #[command(flatten)]
+        controller: ControllerArgs,
+        #[command(flatten)]
+        policy: ControllerPolicyArgs,
+    },
     /// Run the HTTPS server of the validating admission webhook. In this version it serves
     /// /healthz and /readyz; the admission endpoints plug into it next.
     Webhook(WebhookArgs),
@@ -87,15 +92,23 @@ pub fn run(cli: Cli) -> ExitCode {
     };
     let result = rt.block_on(async move {
         match cli.command {
-            Command::Controller(args) => controller::run(args, crate::shutdown::signal()).await,
+            Command::Controller { controller, policy } => {
+                controller::run(controller, policy, crate::shutdown::signal()).await
+            }
             Command::Webhook(args) => webhook::run(args, crate::shutdown::signal()).await,
             Command::Run {
                 controller,
                 webhook,
             } => {
                 let shutdown = crate::shutdown::signal();
+                // One set of policy flags judges both releases and admission.
+                let policy = ControllerPolicyArgs {
+                    policy_bundle: webhook.policy_bundle.clone(),
+                    policy_digest: webhook.policy_digest.clone(),
+                    allow_unpinned_policy: webhook.allow_unpinned_policy,
+                };
                 let (c, w) = tokio::join!(
-                    controller::run(controller, shutdown.clone()),
+                    controller::run(controller, policy, shutdown.clone()),
                     webhook::run(webhook, shutdown)
                 );
                 c.and(w)

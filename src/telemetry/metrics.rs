@@ -3,6 +3,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use std::sync::Arc;
@@ -23,6 +24,20 @@ pub struct ErrorLabels {
     pub error: String,
 }
 
+/// Labels of the verification counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VerificationLabels {
+    /// `verified`, `blocked`, `invalid` or `stale` (the registry could not be read).
+    pub result: String,
+}
+
+/// Labels of per-release gauges.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReleaseLabels {
+    pub namespace: String,
+    pub name: String,
+}
+
 /// The process's metrics. Cheap to clone.
 #[derive(Clone)]
 pub struct Metrics {
@@ -32,6 +47,12 @@ pub struct Metrics {
     pub reconcile_duration: Family<ReconcileLabels, Histogram>,
     /// Policy evaluations, failures and reloads (shared with the `PolicyHolder`).
     pub policy: crate::policy::PolicyMetrics,
+    /// HardenedRelease verifications by result.
+    pub verifications: Family<VerificationLabels, Counter>,
+    /// Time to verify and judge a release (registry, signatures, policy).
+    pub verification_duration: Histogram,
+    /// Critical vulnerabilities of each release's verified report.
+    pub release_criticals: Family<ReleaseLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -59,12 +80,36 @@ impl Default for Metrics {
         );
         let policy = crate::policy::PolicyMetrics::default();
         policy.register(&mut registry);
+        let verifications = Family::<VerificationLabels, Counter>::default();
+        // Same range as reconciles: a verification is most of a release reconcile.
+        let verification_duration = Histogram::new(
+            prometheus_client::metrics::histogram::exponential_buckets(0.001, 2.0, 15),
+        );
+        let release_criticals = Family::<ReleaseLabels, Gauge>::default();
+        registry.register(
+            "release_verifications",
+            "HardenedRelease verifications, by result",
+            verifications.clone(),
+        );
+        registry.register(
+            "release_verification_duration_seconds",
+            "Time to verify and judge a HardenedRelease",
+            verification_duration.clone(),
+        );
+        registry.register(
+            "release_critical_vulnerabilities",
+            "Critical vulnerabilities in the verified report of each HardenedRelease",
+            release_criticals.clone(),
+        );
         Self {
             registry: Arc::new(registry),
             reconciles,
             reconcile_errors,
             reconcile_duration,
             policy,
+            verifications,
+            verification_duration,
+            release_criticals,
         }
     }
 }
@@ -88,6 +133,26 @@ impl Metrics {
                 error: error.into(),
             })
             .inc();
+    }
+
+    /// Counts a release verification by result and records its duration.
+    pub fn verification(&self, result: &str, took: std::time::Duration) {
+        self.verifications
+            .get_or_create(&VerificationLabels {
+                result: result.into(),
+            })
+            .inc();
+        self.verification_duration.observe(took.as_secs_f64());
+    }
+
+    /// Sets the number of critical vulnerabilities of a release.
+    pub fn release_criticals(&self, namespace: &str, name: &str, criticals: u32) {
+        self.release_criticals
+            .get_or_create(&ReleaseLabels {
+                namespace: namespace.into(),
+                name: name.into(),
+            })
+            .set(i64::from(criticals));
     }
 
     /// The registry in the Prometheus text format.
