@@ -142,6 +142,25 @@ impl Established {
         ids
     }
 
+    /// Critical findings, counted once per advisory ID when the evidence names every critical
+    /// finding (a report lists an advisory once per package or target it affects); otherwise
+    /// the report's count, and the policy blocks a release whose IDs it cannot all see.
+    pub fn critical_count(&self) -> u32 {
+        let Some(v) = &self.evidence.evidence.vulnerabilities else {
+            return 0;
+        };
+        let named = v
+            .top
+            .iter()
+            .filter(|a| a.severity == Severity::Critical)
+            .count();
+        if u32::try_from(named).ok() == Some(v.counts.critical) {
+            u32::try_from(self.critical_ids().len()).unwrap_or(u32::MAX)
+        } else {
+            v.counts.critical
+        }
+    }
+
     /// The release policy's view of the release.
     pub fn summary(&self, hr: &HardenedRelease) -> ReleaseSummary {
         let ev = &self.evidence.evidence;
@@ -173,7 +192,7 @@ impl Established {
         let vulnerabilities = match &ev.vulnerabilities {
             Some(v) => VulnerabilityFacts {
                 verified: true,
-                critical: v.counts.critical,
+                critical: self.critical_count(),
                 high: v.counts.high,
                 medium: v.counts.medium,
                 low: v.counts.low,

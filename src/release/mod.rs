@@ -19,6 +19,9 @@ pub mod pack;
 pub mod status;
 pub mod trust;
 
+#[cfg(test)]
+mod judge_tests;
+
 use crate::api::{Decision, DecisionType, HardenedRelease, TrustPolicy, VulnerabilityBudget};
 use crate::evidence::verify::{self, Requirements};
 use crate::evidence::{Digest, ImageRef, RegistryClient, fetch};
