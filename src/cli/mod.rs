@@ -4,6 +4,7 @@
 mod controller;
 mod crds;
 mod keyless;
+mod pack;
 mod policy;
 mod verify;
 mod webhook;
@@ -63,6 +64,9 @@ pub enum Command {
     VerifyBundle(keyless::VerifyBundleArgs),
     /// Work with a Rego policy bundle: run its tests, evaluate a query, print its digest.
     Policy(policy::PolicyArgs),
+    /// Write the Disclosure Pack (markdown, JSON, SARIF) from the build's SBOM, provenance, Trivy
+    /// and OSV reports, judged by the release policy; exits 1 when the release would be blocked.
+    Pack(pack::PackArgs),
 }
 
 /// Runs the parsed command line and turns the outcome into the process exit status.
@@ -77,6 +81,7 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Verify(args) => return verify::run(args),
         Command::Policy(args) => return policy::run(args),
+        Command::Pack(args) => return pack::run(args),
         Command::VerifyBundle(args) => return keyless::run_verify_bundle(args),
         _ => {}
     }
@@ -113,7 +118,11 @@ pub fn run(cli: Cli) -> ExitCode {
                 );
                 c.and(w)
             }
-            Command::Crds | Command::Verify(_) | Command::Policy(_) | Command::VerifyBundle(_) => {
+            Command::Crds
+            | Command::Verify(_)
+            | Command::Policy(_)
+            | Command::VerifyBundle(_)
+            | Command::Pack(_) => {
                 unreachable!("handled above")
             }
         }
