@@ -41,6 +41,13 @@ pub struct ControllerArgs {
         value_delimiter = ','
     )]
     pub insecure_registries: Vec<String>,
+    /// Registry credentials: a docker `config.json` / `.dockerconfigjson` file (e.g. a mounted
+    /// Secret of type kubernetes.io/dockerconfigjson).
+    #[arg(long, env = "RELEASE_GATE_REGISTRY_CONFIG")]
+    pub registry_config: Option<PathBuf>,
+    /// Extra CA certificates (PEM) trusted for registry TLS.
+    #[arg(long, env = "RELEASE_GATE_REGISTRY_CA_FILE")]
+    pub registry_ca_file: Option<PathBuf>,
     /// Timeout of each registry call, in seconds.
     #[arg(long, env = "RELEASE_GATE_REGISTRY_TIMEOUT", default_value_t = 30)]
     pub registry_timeout: u64,
@@ -84,6 +91,8 @@ pub async fn run(
         watch_namespace,
         operator_namespace,
         insecure_registries,
+        registry_config,
+        registry_ca_file,
         registry_timeout,
         disclosure_template,
     } = args;
@@ -111,10 +120,26 @@ pub async fn run(
         })?,
         None => crate::release::pack::DEFAULT_TEMPLATE.to_owned(),
     };
+    let credentials = match &registry_config {
+        Some(p) => {
+            let bytes = std::fs::read(p)
+                .with_context(|| format!("cannot read --registry-config {}", p.display()))?;
+            crate::evidence::registry::parse_docker_config(&bytes)
+                .with_context(|| format!("--registry-config {}", p.display()))?
+        }
+        None => Default::default(),
+    };
+    let extra_ca_pem = match &registry_ca_file {
+        Some(p) => Some(
+            std::fs::read(p)
+                .with_context(|| format!("cannot read --registry-ca-file {}", p.display()))?,
+        ),
+        None => None,
+    };
     let registry = RegistryClient::new(RegistryConfig {
         insecure: insecure_registries,
-        extra_ca_pem: None,
-        credentials: Default::default(),
+        extra_ca_pem,
+        credentials,
         timeout: Some(Duration::from_secs(registry_timeout.max(1))),
     })
     .context("cannot build the registry client")?;

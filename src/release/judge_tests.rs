@@ -298,6 +298,13 @@ fn a_registry_fault_keeps_the_verdict_and_never_makes_a_release_ready() {
     assert_eq!(s.phase, Some(ReleasePhase::Blocked));
     assert!(!status::is_ready(&s));
 
+    // A verdict for the image the spec named before is not kept for the image it names now.
+    let mut moved = release();
+    moved.spec.image = "reg.example/team/other:1".into();
+    let s = status::stale(&moved, &ok, "refused");
+    assert_eq!(s.phase, Some(ReleasePhase::Pending), "{s:#?}");
+    assert!(!status::is_ready(&s) && s.verified_digest.is_none());
+
     let never = status::stale(&hr, &Default::default(), "refused");
     assert_eq!(never.phase, Some(ReleasePhase::Pending));
     assert!(!status::is_ready(&never));

@@ -478,6 +478,9 @@ async fn judge(
         &covering,
     )
     .await;
+    if let Some(why) = &trust.transient {
+        return Judgment::Fault(why.clone());
+    }
 
     // Bind: the digest resolved for this spec.image stays, whatever its tag names later.
     let registry = &ctx.settings.registry;

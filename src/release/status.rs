@@ -308,20 +308,27 @@ pub fn stale(
     prev: &HardenedReleaseStatus,
     message: &str,
 ) -> HardenedReleaseStatus {
-    let mut status = prev.clone();
     let generation = hr.metadata.generation;
-    if status.phase.is_none() {
-        status.phase = Some(ReleasePhase::Pending);
-        status.observed_generation = generation;
-        status.reasons = vec![format!("not verified yet: {message}")];
-        status.conditions.push(condition(
-            READY,
-            false,
-            "RegistryUnavailable",
-            message,
-            generation,
-        ));
-    }
+    // A verdict about another image is no verdict about this one.
+    let same_image = prev.resolved_image.as_deref() == Some(hr.spec.image.as_str());
+    let mut status = if prev.phase.is_some() && same_image {
+        prev.clone()
+    } else {
+        HardenedReleaseStatus {
+            phase: Some(ReleasePhase::Pending),
+            observed_generation: generation,
+            reasons: vec![format!("not verified yet: {message}")],
+            conditions: vec![condition(
+                READY,
+                false,
+                "RegistryUnavailable",
+                message,
+                generation,
+            )],
+            disclosure_pack_ref: prev.disclosure_pack_ref.clone(),
+            ..Default::default()
+        }
+    };
     status.conditions.retain(|c| c.type_ != STALE);
     let stale = condition(
         STALE,

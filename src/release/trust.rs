@@ -66,6 +66,8 @@ pub struct Trust {
     pub provenance: Vec<(String, crate::api::ProvenanceRequirement)>,
     /// The strictest maximum report age of the covering policies.
     pub max_report_age: Option<Duration>,
+    /// A Secret or ConfigMap could not be read for a passing reason: no verdict now.
+    pub transient: Option<String>,
 }
 
 impl Trust {
@@ -124,21 +126,37 @@ fn matcher(m: &StringMatch, field: &str) -> Result<Matcher, String> {
     }
 }
 
+/// Why a key or trust root could not be read.
+enum KeyError {
+    /// The reference is wrong (no such object or key, or not allowed): not trusted.
+    Config(String),
+    /// The API server did not answer: judge later.
+    Transient(String),
+}
+
 /// Reads the data key of a Secret or ConfigMap in `namespace`.
 async fn read_key(
     client: &kube::Client,
     namespace: &str,
     sel: &KeySelector,
     secret: bool,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, KeyError> {
     let what = if secret { "Secret" } else { "ConfigMap" };
     let missing = || {
-        format!(
+        KeyError::Config(format!(
             "{what} {namespace}/{} has no key {:?}; add it or fix the reference",
             sel.name, sel.key
-        )
+        ))
     };
-    let fetch_err = |e: kube::Error| format!("cannot read {what} {namespace}/{}: {e}", sel.name);
+    // A missing or forbidden object is the platform's configuration to fix; anything else
+    // (an API server that does not answer) is a fault that must not change a verdict.
+    let fetch_err = |e: kube::Error| {
+        let msg = format!("cannot read {what} {namespace}/{}: {e}", sel.name);
+        match e {
+            kube::Error::Api(s) if s.code == 404 || s.code == 403 => KeyError::Config(msg),
+            _ => KeyError::Transient(msg),
+        }
+    };
     if secret {
         let s = Api::<Secret>::namespaced(client.clone(), namespace)
             .get(&sel.name)
@@ -179,27 +197,31 @@ pub async fn load(
             let pem = match (&k.pem, &k.secret_ref) {
                 (Some(pem), None) => Ok(pem.as_bytes().to_vec()),
                 (None, Some(sel)) => read_key(client, operator_namespace, sel, true).await,
-                _ => Err("give exactly one of pem or secretRef".to_owned()),
+                _ => Err(KeyError::Config(
+                    "give exactly one of pem or secretRef".to_owned(),
+                )),
             };
             match pem.and_then(|pem| {
-                TrustedKey::from_pem(format!("{name}/{}", k.name), &pem).map_err(|e| e.to_string())
+                TrustedKey::from_pem(format!("{name}/{}", k.name), &pem)
+                    .map_err(|e| KeyError::Config(e.to_string()))
             }) {
                 Ok(key) => trust.authorities.keys.push(key),
-                Err(e) => trust.problems.push(format!("{field}: {e}")),
+                Err(KeyError::Config(e)) => trust.problems.push(format!("{field}: {e}")),
+                Err(KeyError::Transient(e)) => trust.transient = Some(format!("{field}: {e}")),
             }
         }
         for (i, a) in tp.spec.keyless.iter().enumerate() {
             let field = format!("TrustPolicy {name} spec.keyless[{i}]");
             let authority = async {
-                let identity = matcher(&a.identity, "identity")?;
-                let issuer = matcher(&a.issuer, "issuer")?;
+                let identity = matcher(&a.identity, "identity").map_err(KeyError::Config)?;
+                let issuer = matcher(&a.issuer, "issuer").map_err(KeyError::Config)?;
                 let json = read_key(client, operator_namespace, &a.trusted_root, false).await?;
                 let root = TrustedRoot::from_json(
                     format!("configmap/{}/{}", a.trusted_root.name, a.trusted_root.key),
                     &json,
                 )
-                .map_err(|e| format!("trustedRoot: {e}"))?;
-                Ok::<_, String>(KeylessAuthority {
+                .map_err(|e| KeyError::Config(format!("trustedRoot: {e}")))?;
+                Ok::<_, KeyError>(KeylessAuthority {
                     root: Arc::new(root),
                     identity: KeylessIdentity {
                         issuer,
@@ -209,7 +231,8 @@ pub async fn load(
             };
             match authority.await {
                 Ok(a) => trust.authorities.keyless.push(a),
-                Err(e) => trust.problems.push(format!("{field}: {e}")),
+                Err(KeyError::Config(e)) => trust.problems.push(format!("{field}: {e}")),
+                Err(KeyError::Transient(e)) => trust.transient = Some(format!("{field}: {e}")),
             }
         }
         if let Some(req) = &tp.spec.provenance {
