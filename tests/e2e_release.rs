@@ -67,7 +67,7 @@ async fn a_signed_attested_release_is_verified_with_its_disclosure_pack_and_revo
     )
     .await
     .unwrap();
-    let _controller = start_controller(&ns.name, &reg.host, reg.dir.path());
+    let controller = start_controller(&ns.name, &reg.host, reg.dir.path());
 
     // By tag: resolved once and bound.
     release(
@@ -140,6 +140,19 @@ async fn a_signed_attested_release_is_verified_with_its_disclosure_pack_and_revo
         "key ",
     ] {
         assert!(md.contains(want), "pack markdown lacks {want:?}:\n{md}");
+    }
+    // Metrics: the verification, its attestations, its criticals.
+    let metrics = controller.metrics().await;
+    for want in [
+        "releasegate_release_verifications_total{result=\"verified\"}",
+        "releasegate_release_attestations_total{kind=\"sbom\",result=\"verified\"}",
+        "releasegate_release_verification_duration_seconds_count",
+        &format!(
+            "releasegate_release_critical_vulnerabilities{{namespace=\"{}\",name=\"app\"}} 0",
+            ns.name
+        ),
+    ] {
+        assert!(metrics.contains(want), "{want} missing from\n{metrics}");
     }
     // kubectl shows it, and an Event says so.
     let table = kubectl(&["get", "hr", "-n", &ns.name, "-o", "wide"]);
@@ -282,6 +295,40 @@ async fn unsigned_uncovered_and_untrusted_releases_are_blocked_with_the_reason()
     let want = format!("no TrustPolicy covers {}/elsewhere/app", reg.host);
     assert!(s.reasons.iter().any(|r| r.contains(&want)), "{s:#?}");
     assert!(is(&s, "Ready", "False", "NoTrustPolicy"), "{s:#?}");
+
+    // A TrustPolicy that allows reports at most a day old: the fixture's scan is from 2024.
+    let aged_tp = format!("{}-aged", ns.name);
+    let _cleanup_aged = TrustPolicies(vec![aged_tp.clone()]);
+    let tp: TrustPolicy = serde_json::from_value(json!({
+        "apiVersion": "releasegate.dev/v1alpha1", "kind": "TrustPolicy",
+        "metadata": {"name": aged_tp},
+        "spec": {"images": [format!("{}/aged/*", reg.host)], "maxVulnerabilityReportAge": "1d",
+                 "keys": [{"name": "trusted", "pem": pem(&trusted)}]}
+    }))
+    .unwrap();
+    Api::<TrustPolicy>::all(client.clone())
+        .patch(
+            &aged_tp,
+            &PatchParams::apply("e2e").force(),
+            &Patch::Apply(&tp),
+        )
+        .await
+        .unwrap();
+    let aged = reg.push_image("aged/app", "v1");
+    sign_and_attest(&reg, &trusted, &aged, "trivy-report.json");
+    release(&client, &ns.name, "aged", &aged, json!({})).await;
+    let s = wait_status(&client, &ns.name, "aged", "Blocked", blocked).await;
+    assert!(is(&s, "SignatureVerified", "True", "Verified"), "{s:#?}");
+    assert!(
+        is(&s, "VulnerabilitiesWithinBudget", "False", "ReportStale"),
+        "{s:#?}"
+    );
+    assert!(
+        s.reasons
+            .iter()
+            .any(|r| r.contains("older than the trust policy's maximum age")),
+        "{s:#?}"
+    );
 
     // An invalid spec fails and waits for a change.
     release(

@@ -323,6 +323,20 @@ async fn reconcile(hr: Arc<HardenedRelease>, ctx: Arc<Ctx>) -> Result<Action, Er
                 _ if status::is_ready(&next) => "verified",
                 _ => "blocked",
             };
+            if let Outcome::Judged { .. } = &outcome {
+                for (kind, t) in [
+                    ("sbom", status::SBOM),
+                    ("provenance", status::PROVENANCE),
+                    ("vulnerabilities", status::VULNERABILITIES),
+                ] {
+                    let ok = status::find(&next, t).is_some_and(|c| {
+                        c.status == "True"
+                            || c.reason == "CriticalVulnerabilities"
+                            || c.reason == "OverBudget"
+                    });
+                    ctx.base.metrics.attestation(kind, ok);
+                }
+            }
             let criticals = next
                 .evidence
                 .as_ref()

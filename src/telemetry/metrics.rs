@@ -31,6 +31,15 @@ pub struct VerificationLabels {
     pub result: String,
 }
 
+/// Labels of the attestation counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AttestationLabels {
+    /// `sbom`, `provenance` or `vulnerabilities`.
+    pub kind: String,
+    /// `verified` or `failed` (missing, untrusted, invalid or stale).
+    pub result: String,
+}
+
 /// Labels of per-release gauges.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReleaseLabels {
@@ -53,6 +62,8 @@ pub struct Metrics {
     pub verification_duration: Histogram,
     /// Critical vulnerabilities of each release's verified report.
     pub release_criticals: Family<ReleaseLabels, Gauge>,
+    /// Attestations judged, by kind and result (their pass rate).
+    pub attestations: Family<AttestationLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -86,6 +97,12 @@ impl Default for Metrics {
             prometheus_client::metrics::histogram::exponential_buckets(0.001, 2.0, 15),
         );
         let release_criticals = Family::<ReleaseLabels, Gauge>::default();
+        let attestations = Family::<AttestationLabels, Counter>::default();
+        registry.register(
+            "release_attestations",
+            "Attestations of HardenedReleases judged, by kind and result",
+            attestations.clone(),
+        );
         registry.register(
             "release_verifications",
             "HardenedRelease verifications, by result",
@@ -110,6 +127,7 @@ impl Default for Metrics {
             verifications,
             verification_duration,
             release_criticals,
+            attestations,
         }
     }
 }
@@ -143,6 +161,16 @@ impl Metrics {
             })
             .inc();
         self.verification_duration.observe(took.as_secs_f64());
+    }
+
+    /// Counts one attestation of a judged release.
+    pub fn attestation(&self, kind: &str, verified: bool) {
+        self.attestations
+            .get_or_create(&AttestationLabels {
+                kind: kind.into(),
+                result: if verified { "verified" } else { "failed" }.into(),
+            })
+            .inc();
     }
 
     /// Sets the number of critical vulnerabilities of a release.

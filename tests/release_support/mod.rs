@@ -19,9 +19,25 @@ pub const VERDICT: Duration = Duration::from_secs(60);
 pub struct Controller {
     child: std::process::Child,
     log: std::path::PathBuf,
+    /// The port of its /healthz, /readyz and /metrics.
+    pub health_port: u16,
 }
 
 impl Controller {
+    /// The Prometheus text of its /metrics.
+    pub async fn metrics(&self) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", self.health_port))
+            .await
+            .expect("the controller serves /metrics");
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.unwrap();
+        out
+    }
+
     /// The controller's peak resident set size, in KiB (`VmHWM`).
     pub fn peak_rss_kib(&self) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
@@ -53,6 +69,7 @@ pub fn policy_digest() -> String {
 }
 
 pub fn start_controller(ns: &str, registry_host: &str, scratch: &std::path::Path) -> Controller {
+    let health_port = support::free_port();
     let log = scratch.join(format!("controller-{ns}.log"));
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_release-gate"))
         .args([
@@ -64,7 +81,7 @@ pub fn start_controller(ns: &str, registry_host: &str, scratch: &std::path::Path
         ])
         .args([
             "--controller-health-addr",
-            &format!("127.0.0.1:{}", support::free_port()),
+            &format!("127.0.0.1:{health_port}"),
         ])
         .args([
             "--insecure-registry",
@@ -80,7 +97,11 @@ pub fn start_controller(ns: &str, registry_host: &str, scratch: &std::path::Path
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .expect("start the controller");
-    Controller { child, log }
+    Controller {
+        child,
+        log,
+        health_port,
+    }
 }
 
 pub fn pem(key: &KeyPair) -> String {
