@@ -100,5 +100,16 @@ async fn many_releases_get_a_verdict() {
         all.as_millis(),
         controller.peak_rss_kib().unwrap_or(0) / 1024
     );
+    let metrics = controller.metrics().await;
+    let sum_count: Vec<&str> = metrics
+        .lines()
+        .filter(|l| {
+            l.starts_with("releasegate_release_verification_duration_seconds_sum")
+                || l.starts_with("releasegate_release_verification_duration_seconds_count")
+                || l.starts_with("releasegate_reconciles_total{kind=\"HardenedRelease\"}")
+                || l.starts_with("releasegate_policy_evaluations_total")
+        })
+        .collect();
+    eprintln!("{}", sum_count.join("\n"));
     assert_eq!(verified_count, n);
 }

@@ -43,6 +43,10 @@ use std::time::{Duration, Instant};
 const KIND: &str = "HardenedRelease";
 /// `spec.reverifyInterval` when the spec names none.
 const DEFAULT_REVERIFY: Duration = Duration::from_secs(3600);
+/// Releases judged at once. Each is a few registry round trips and some CPU (signatures, the
+/// policy); more in flight than this only makes them time out together on a small machine (a
+/// 1,000-release burst with no bound hit registry timeouts and backoffs on two cores).
+const CONCURRENCY: u16 = 16;
 /// How often the policy bundle's digest is compared for a change that re-judges every release.
 const POLICY_POLL: Duration = Duration::from_secs(5);
 /// Retry delays after a registry or API fault: from 5 s, doubling, at most 5 min (a registry
@@ -132,7 +136,8 @@ pub async fn run(
         memo: Mutex::default(),
         failures: Mutex::default(),
     });
-    let controller = Controller::new(releases, watcher::Config::default().any_semantic());
+    let controller = Controller::new(releases, watcher::Config::default().any_semantic())
+        .with_config(kube::runtime::controller::Config::default().concurrency(CONCURRENCY));
     let store = controller.store();
     let all = store.clone();
     controller
@@ -392,6 +397,52 @@ fn override_expiry(decisions: &[Decision], overrides: &[String]) -> Option<Durat
         .min()
 }
 
+/// Evaluates the release entry point off the async runtime. Unlike admission, nobody waits on
+/// the answer, so a busy machine is not a verdict: an evaluation that hits the engine's time
+/// limit (or a task that dies) is a fault to retry, keeping the last verdict; any other failure
+/// (an error, an undefined or misshapen decision, no bundle) is a denial, as the policy fails
+/// closed. Reconcile concurrency ([`CONCURRENCY`]) bounds the evaluations in flight.
+async fn evaluate(
+    holder: &Arc<PolicyHolder>,
+    input: PolicyInput,
+) -> Result<crate::policy::Verdict, String> {
+    let holder = holder.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let result = holder
+            .current()
+            .and_then(|engine| engine.verdict(RELEASE_QUERY, &input));
+        let m = holder.metrics();
+        let label = match &result {
+            Ok(v) if v.allowed => "allowed",
+            Ok(_) => "denied",
+            Err(_) => "failed",
+        };
+        m.evaluations
+            .get_or_create(&crate::policy::metrics::EvaluationLabels {
+                entry_point: RELEASE_QUERY.into(),
+                result: label.into(),
+            })
+            .inc();
+        if let Err(e) = &result {
+            m.failures
+                .get_or_create(&crate::policy::metrics::FailureLabels {
+                    reason: e.metric_label().into(),
+                })
+                .inc();
+        }
+        result
+    })
+    .await
+    .map_err(|e| format!("the policy evaluation task failed: {e}"))?;
+    match outcome {
+        Ok(v) => Ok(v),
+        Err(e) if e.metric_label() == "timeout" => Err(format!(
+            "the policy evaluation hit its time limit ({e}); retrying"
+        )),
+        Err(e) => Ok(crate::policy::Verdict::deny(e.to_string())),
+    }
+}
+
 /// What judging a release came to.
 enum Judgment {
     /// The registry could not be read: keep the last verdict.
@@ -542,7 +593,10 @@ async fn judge(
     let established = facts::Established::new(digest.to_string(), evidence, &trust, stale);
     let input = ReleaseInput::new(established.summary(hr), decisions.to_vec());
     let verdict = match (PolicyInput::from_typed(&input), &ctx.settings.policy) {
-        (Ok(input), Some(holder)) => holder.decide_within(RELEASE_QUERY, input).await,
+        (Ok(input), Some(holder)) => match evaluate(holder, input).await {
+            Ok(v) => v,
+            Err(why) => return Judgment::Fault(why),
+        },
         (Err(e), _) => {
             crate::policy::Verdict::deny(format!("the release input does not serialise: {e}"))
         }
