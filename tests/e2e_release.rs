@@ -651,3 +651,84 @@ async fn a_tenant_service_account_cannot_create_or_change_a_trust_policy() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test]
+#[ignore = "needs the real test bed: make test"]
+async fn keyless_authorities_read_their_trusted_root_from_a_configmap_and_a_missing_one_is_named() {
+    let client = client().await;
+    apply_crds(&client).await;
+    let ns = TestNamespace::new(&client, "hr-keyless").await;
+    let reg = Registry::start();
+    let root = std::fs::read_to_string(fixture("keyless/trusted_root.json")).unwrap();
+    let cm: ConfigMap = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "sigstore-root"},
+        "data": {"trusted_root.json": root}
+    }))
+    .unwrap();
+    Api::<ConfigMap>::namespaced(client.clone(), &ns.name)
+        .create(&PostParams::default(), &cm)
+        .await
+        .unwrap();
+    let (good, broken) = (
+        format!("{}-keyless", ns.name),
+        format!("{}-broken", ns.name),
+    );
+    let _cleanup = TrustPolicies(vec![good.clone(), broken.clone()]);
+    for (name, repo, configmap) in [
+        (&good, "team", "sigstore-root"),
+        (&broken, "other", "missing"),
+    ] {
+        let tp: TrustPolicy = serde_json::from_value(json!({
+            "apiVersion": "releasegate.dev/v1alpha1", "kind": "TrustPolicy",
+            "metadata": {"name": name},
+            "spec": {"images": [format!("{}/{repo}/*", reg.host)],
+                     "keyless": [{"trustedRoot": {"name": configmap, "key": "trusted_root.json"},
+                                  "identity": {"regex": "https://github\\.com/example/.*"},
+                                  "issuer": {"exact": "https://token.actions.githubusercontent.com"}}]}
+        }))
+        .unwrap();
+        Api::<TrustPolicy>::all(client.clone())
+            .patch(name, &PatchParams::apply("e2e").force(), &Patch::Apply(&tp))
+            .await
+            .unwrap();
+    }
+    let _controller = start_controller(&ns.name, &reg.host, reg.dir.path());
+    let a = reg.push_image("team/app", "v1");
+    let b = reg.push_image("other/app", "v1");
+    release(&client, &ns.name, "a", &a, json!({})).await;
+    release(&client, &ns.name, "b", &b, json!({})).await;
+
+    // The root loads: the release is judged by the keyless authority (and, unsigned, blocked).
+    let s = wait_status(&client, &ns.name, "a", "Blocked", blocked).await;
+    let msg = &cond(&s, "SignatureVerified").unwrap().message;
+    assert!(
+        msg.contains(&format!("judged by TrustPolicy {good}")) && !msg.contains("not loaded"),
+        "{msg}"
+    );
+    // A missing ConfigMap is named with the field and the fix; nothing is trusted from it.
+    let s = wait_status(&client, &ns.name, "b", "Blocked", blocked).await;
+    let msg = &cond(&s, "SignatureVerified").unwrap().message;
+    assert!(
+        msg.contains(&format!("TrustPolicy {broken} spec.keyless[0]"))
+            && msg.contains(&format!("ConfigMap {}/missing", ns.name)),
+        "{msg}"
+    );
+    // The API server holds a keyless identity to exactly one of exact or regex.
+    let bad = json!({
+        "apiVersion": "releasegate.dev/v1alpha1", "kind": "TrustPolicy",
+        "metadata": {"name": format!("{}-invalid", ns.name)},
+        "spec": {"images": ["x/*"], "keyless": [{"trustedRoot": {"name": "r", "key": "k"},
+                 "identity": {"exact": "a", "regex": "b"}, "issuer": {"exact": "i"}}]}
+    });
+    let err = Api::<TrustPolicy>::all(client.clone())
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(bad).unwrap(),
+        )
+        .await
+        .expect_err("both exact and regex are refused");
+    assert!(
+        err.to_string().contains("exactly one of exact or regex"),
+        "{err}"
+    );
+}
