@@ -43,9 +43,20 @@ else
 EOF
 fi
 
+# The controller judges releases and the webhook admits workloads by the repository's policy
+# bundle, pinned to the digest of what is checked out (a bundle edited while it runs is refused
+# and the pinned one keeps serving).
+policy_dir=${RELEASE_GATE_POLICY_BUNDLE:-policies}
+if ! policy_digest=$("$bin" policy digest "$policy_dir" 2>/dev/null) || [[ -z "$policy_digest" ]]; then
+  say "the policy bundle $policy_dir does not load: run '$bin policy digest $policy_dir' to see why"
+  exit 1
+fi
+say "policy bundle $policy_dir pinned to $policy_digest"
+
 say "starting release-gate run (controllers + webhook)"
 "$bin" run --controller-health-addr "${RELEASE_GATE_CONTROLLER_HEALTH_ADDR:-127.0.0.1:8080}" \
-  --webhook-addr "${RELEASE_GATE_WEBHOOK_ADDR:-127.0.0.1:8443}" &
+  --webhook-addr "${RELEASE_GATE_WEBHOOK_ADDR:-127.0.0.1:8443}" \
+  --policy-bundle "$policy_dir" --policy-digest "$policy_digest" &
 pid=$!
 # Forward Ctrl-C / SIGTERM to the operator and wait for its clean shutdown.
 trap 'kill -TERM $pid 2>/dev/null; wait $pid; exit 0' INT TERM

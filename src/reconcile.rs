@@ -18,6 +18,8 @@ pub const FIELD_MANAGER: &str = "release-gate";
 pub struct Context {
     pub client: kube::Client,
     pub metrics: Metrics,
+    /// Publishes Kubernetes Events (e.g. a release's verdict change).
+    pub recorder: kube::runtime::events::Recorder,
 }
 
 /// Reconcile failures, one variant per failure site.

@@ -4,20 +4,27 @@
 mod decision;
 mod drill;
 mod release;
+mod trust;
 
 pub use decision::*;
 pub use drill::*;
 pub use release::*;
+pub use trust::*;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
 /// Every CRD of the API, in a stable order.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    [HardenedRelease::crd(), CanaryDrill::crd(), Decision::crd()]
-        .into_iter()
-        .map(drop_unknown_formats)
-        .collect()
+    [
+        HardenedRelease::crd(),
+        CanaryDrill::crd(),
+        Decision::crd(),
+        TrustPolicy::crd(),
+    ]
+    .into_iter()
+    .map(drop_unknown_formats)
+    .collect()
 }
 
 /// Formats the API server knows; schemars also emits Rust ones (`uint32`, …) that make

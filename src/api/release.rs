@@ -161,6 +161,10 @@ pub struct HardenedReleaseStatus {
     /// The image digest (`sha256:…`) the evidence was verified for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verified_digest: Option<String>,
+    /// The `spec.image` the digest was resolved from. While `spec.image` stays the same the
+    /// release stays bound to that digest, even when its tag later moves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_image: Option<String>,
     /// A summary of the verified evidence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<EvidenceSummary>,

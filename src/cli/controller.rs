@@ -1,13 +1,16 @@
 //! `release-gate controller`: runs the HardenedRelease and CanaryDrill reconcilers until
 //! SIGTERM, with health and metrics endpoints.
 
+use crate::evidence::{RegistryClient, RegistryConfig};
 use crate::shutdown::Shutdown;
 use crate::telemetry::{Metrics, serve_health};
 use anyhow::Context as _;
 use clap::Args;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 /// Flags of the controllers.
 #[derive(Debug, Clone, Args)]
@@ -22,13 +25,124 @@ pub struct ControllerArgs {
     /// Watch only this namespace instead of the whole cluster.
     #[arg(long, env = "RELEASE_GATE_WATCH_NAMESPACE")]
     pub watch_namespace: Option<String>,
+    /// The operator's namespace: where the Secrets and ConfigMaps that TrustPolicies name
+    /// (keys, trusted roots) are read from.
+    #[arg(
+        long,
+        env = "RELEASE_GATE_OPERATOR_NAMESPACE",
+        default_value = "release-gate"
+    )]
+    pub operator_namespace: String,
+    /// Registry hosts (host:port) the controller reaches over plain HTTP. Repeat or
+    /// comma-separate.
+    #[arg(
+        long = "insecure-registry",
+        env = "RELEASE_GATE_INSECURE_REGISTRIES",
+        value_delimiter = ','
+    )]
+    pub insecure_registries: Vec<String>,
+    /// Registry credentials: a docker `config.json` / `.dockerconfigjson` file (e.g. a mounted
+    /// Secret of type kubernetes.io/dockerconfigjson).
+    #[arg(long, env = "RELEASE_GATE_REGISTRY_CONFIG")]
+    pub registry_config: Option<PathBuf>,
+    /// Extra CA certificates (PEM) trusted for registry TLS.
+    #[arg(long, env = "RELEASE_GATE_REGISTRY_CA_FILE")]
+    pub registry_ca_file: Option<PathBuf>,
+    /// Timeout of each registry call, in seconds.
+    #[arg(long, env = "RELEASE_GATE_REGISTRY_TIMEOUT", default_value_t = 30)]
+    pub registry_timeout: u64,
+    /// A minijinja template for the Disclosure Pack, instead of the one shipped in
+    /// deploy/templates/disclosure-pack.tmpl.md.
+    #[arg(long, env = "RELEASE_GATE_DISCLOSURE_TEMPLATE")]
+    pub disclosure_template: Option<PathBuf>,
 }
 
-pub async fn run(args: ControllerArgs, shutdown: Shutdown) -> anyhow::Result<()> {
+/// The policy flags of `release-gate controller`, with the same meaning as the webhook's
+/// (`release-gate run` passes the webhook's to the controller, so they are given once).
+#[derive(Debug, Clone, Args)]
+pub struct ControllerPolicyArgs {
+    /// The Rego policy bundle directory (or mounted ConfigMap) releases are judged by. Without
+    /// it every release is Blocked ("no policy bundle loaded").
+    #[arg(long, env = "RELEASE_GATE_POLICY_BUNDLE")]
+    pub policy_bundle: Option<PathBuf>,
+    /// The bundle's pinned digest (`release-gate policy digest DIR`).
+    #[arg(long, env = "RELEASE_GATE_POLICY_DIGEST", requires = "policy_bundle")]
+    pub policy_digest: Option<String>,
+    /// Load the bundle without a pin. For development only.
+    #[arg(
+        long,
+        env = "RELEASE_GATE_ALLOW_UNPINNED_POLICY",
+        requires = "policy_bundle",
+        conflicts_with = "policy_digest"
+    )]
+    pub allow_unpinned_policy: bool,
+}
+
+/// How often the policy bundle is re-read for changes.
+const POLICY_POLL: Duration = Duration::from_secs(5);
+
+pub async fn run(
+    args: ControllerArgs,
+    policy: ControllerPolicyArgs,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
     let ControllerArgs {
         controller_health_addr,
         watch_namespace,
+        operator_namespace,
+        insecure_registries,
+        registry_config,
+        registry_ca_file,
+        registry_timeout,
+        disclosure_template,
     } = args;
+    let ControllerPolicyArgs {
+        policy_bundle,
+        policy_digest,
+        allow_unpinned_policy,
+    } = policy;
+    let policy =
+        super::webhook::policy_holder(policy_bundle, policy_digest, allow_unpinned_policy)?;
+    match &policy {
+        Some(holder) => {
+            tokio::spawn(holder.clone().watch(POLICY_POLL, shutdown.clone()));
+        }
+        None => tracing::warn!(
+            "no --policy-bundle: every HardenedRelease is Blocked (no policy bundle loaded)"
+        ),
+    }
+    let template = match &disclosure_template {
+        Some(p) => std::fs::read_to_string(p).with_context(|| {
+            format!(
+                "cannot read the Disclosure Pack template --disclosure-template {}",
+                p.display()
+            )
+        })?,
+        None => crate::release::pack::DEFAULT_TEMPLATE.to_owned(),
+    };
+    let credentials = match &registry_config {
+        Some(p) => {
+            let bytes = std::fs::read(p)
+                .with_context(|| format!("cannot read --registry-config {}", p.display()))?;
+            crate::evidence::registry::parse_docker_config(&bytes)
+                .with_context(|| format!("--registry-config {}", p.display()))?
+        }
+        None => Default::default(),
+    };
+    let extra_ca_pem = match &registry_ca_file {
+        Some(p) => Some(
+            std::fs::read(p)
+                .with_context(|| format!("cannot read --registry-ca-file {}", p.display()))?,
+        ),
+        None => None,
+    };
+    let registry = RegistryClient::new(RegistryConfig {
+        insecure: insecure_registries,
+        extra_ca_pem,
+        credentials,
+        timeout: Some(Duration::from_secs(registry_timeout.max(1))),
+    })
+    .context("cannot build the registry client")?;
     let client = kube::Client::try_default().await.context(
         "cannot build a Kubernetes client: set KUBECONFIG or run inside a cluster with a service account",
     )?;
@@ -51,10 +165,22 @@ pub async fn run(args: ControllerArgs, shutdown: Shutdown) -> anyhow::Result<()>
     let ctx = Arc::new(crate::reconcile::Context {
         client: client.clone(),
         metrics: metrics.clone(),
+        recorder: kube::runtime::events::Recorder::new(client.clone(), "release-gate".into()),
     });
+    let settings = crate::release::Settings {
+        policy,
+        registry,
+        operator_namespace,
+        template,
+    };
     ready.store(true, Ordering::Relaxed);
     tokio::join!(
-        crate::release::run(ctx.clone(), watch_namespace.clone(), shutdown.clone()),
+        crate::release::run(
+            ctx.clone(),
+            settings,
+            watch_namespace.clone(),
+            shutdown.clone()
+        ),
         crate::canary::run(ctx, watch_namespace, shutdown),
     );
     health

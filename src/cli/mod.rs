@@ -4,6 +4,7 @@
 mod controller;
 mod crds;
 mod keyless;
+mod pack;
 mod policy;
 mod verify;
 mod webhook;
@@ -11,7 +12,7 @@ mod webhook;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-pub use controller::ControllerArgs;
+pub use controller::{ControllerArgs, ControllerPolicyArgs};
 pub use webhook::WebhookArgs;
 
 use crate::telemetry::{LogArgs, init_tracing};
@@ -33,10 +34,15 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the controllers that reconcile HardenedReleases and CanaryDrills. In this version
-    /// they record each generation they observe (phase Pending, Ready=False); evidence
-    /// verification and the drill state machine plug into them next.
-    Controller(ControllerArgs),
+    /// Run the controllers that reconcile HardenedReleases and CanaryDrills: each release is
+    /// verified with the keys of the TrustPolicies covering its image and judged by the pinned
+    /// policy bundle; each drill runs its canary window by window and rolls back on breach.
+    Controller {
+        #[command(flatten)]
+        controller: ControllerArgs,
+        #[command(flatten)]
+        policy: ControllerPolicyArgs,
+    },
     /// Run the HTTPS server of the validating admission webhook: POST /validate judges Pods and
     /// every pod-bearing workload from the release index and the pinned policy (see
     /// --policy-bundle); /healthz and /readyz for probes.
@@ -59,6 +65,9 @@ pub enum Command {
     VerifyBundle(keyless::VerifyBundleArgs),
     /// Work with a Rego policy bundle: run its tests, evaluate a query, print its digest.
     Policy(policy::PolicyArgs),
+    /// Write the Disclosure Pack (markdown, JSON, SARIF) from the build's SBOM, provenance, Trivy
+    /// and OSV reports, judged by the release policy; exits 1 when the release would be blocked.
+    Pack(pack::PackArgs),
 }
 
 /// Runs the parsed command line and turns the outcome into the process exit status.
@@ -73,6 +82,7 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Verify(args) => return verify::run(args),
         Command::Policy(args) => return policy::run(args),
+        Command::Pack(args) => return pack::run(args),
         Command::VerifyBundle(args) => return keyless::run_verify_bundle(args),
         _ => {}
     }
@@ -88,20 +98,32 @@ pub fn run(cli: Cli) -> ExitCode {
     };
     let result = rt.block_on(async move {
         match cli.command {
-            Command::Controller(args) => controller::run(args, crate::shutdown::signal()).await,
+            Command::Controller { controller, policy } => {
+                controller::run(controller, policy, crate::shutdown::signal()).await
+            }
             Command::Webhook(args) => webhook::run(args, crate::shutdown::signal()).await,
             Command::Run {
                 controller,
                 webhook,
             } => {
                 let shutdown = crate::shutdown::signal();
+                // One set of policy flags judges both releases and admission.
+                let policy = ControllerPolicyArgs {
+                    policy_bundle: webhook.policy_bundle.clone(),
+                    policy_digest: webhook.policy_digest.clone(),
+                    allow_unpinned_policy: webhook.allow_unpinned_policy,
+                };
                 let (c, w) = tokio::join!(
-                    controller::run(controller, shutdown.clone()),
+                    controller::run(controller, policy, shutdown.clone()),
                     webhook::run(webhook, shutdown)
                 );
                 c.and(w)
             }
-            Command::Crds | Command::Verify(_) | Command::Policy(_) | Command::VerifyBundle(_) => {
+            Command::Crds
+            | Command::Verify(_)
+            | Command::Policy(_)
+            | Command::VerifyBundle(_)
+            | Command::Pack(_) => {
                 unreachable!("handled above")
             }
         }

@@ -3,6 +3,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use std::sync::Arc;
@@ -23,6 +24,29 @@ pub struct ErrorLabels {
     pub error: String,
 }
 
+/// Labels of the verification counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VerificationLabels {
+    /// `verified`, `blocked`, `invalid` or `stale` (the registry could not be read).
+    pub result: String,
+}
+
+/// Labels of the attestation counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AttestationLabels {
+    /// `sbom`, `provenance` or `vulnerabilities`.
+    pub kind: String,
+    /// `verified` or `failed` (missing, untrusted, invalid or stale).
+    pub result: String,
+}
+
+/// Labels of per-release gauges.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReleaseLabels {
+    pub namespace: String,
+    pub name: String,
+}
+
 /// The process's metrics. Cheap to clone.
 #[derive(Clone)]
 pub struct Metrics {
@@ -36,6 +60,14 @@ pub struct Metrics {
     pub admission: crate::admission::metrics::AdmissionMetrics,
     /// The CanaryDrill metrics (MTTR, outcomes, windows, phases).
     pub drill: crate::canary::DrillMetrics,
+    /// HardenedRelease verifications by result.
+    pub verifications: Family<VerificationLabels, Counter>,
+    /// Time to verify and judge a release (registry, signatures, policy).
+    pub verification_duration: Histogram,
+    /// Critical vulnerabilities of each release's verified report.
+    pub release_criticals: Family<ReleaseLabels, Gauge>,
+    /// Attestations judged, by kind and result (their pass rate).
+    pub attestations: Family<AttestationLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -66,6 +98,33 @@ impl Default for Metrics {
         let admission = crate::admission::metrics::AdmissionMetrics::default();
         admission.register(&mut registry);
         let drill = crate::canary::DrillMetrics::register(&mut registry);
+        let verifications = Family::<VerificationLabels, Counter>::default();
+        // Same range as reconciles: a verification is most of a release reconcile.
+        let verification_duration = Histogram::new(
+            prometheus_client::metrics::histogram::exponential_buckets(0.001, 2.0, 15),
+        );
+        let release_criticals = Family::<ReleaseLabels, Gauge>::default();
+        let attestations = Family::<AttestationLabels, Counter>::default();
+        registry.register(
+            "release_attestations",
+            "Attestations of HardenedReleases judged, by kind and result",
+            attestations.clone(),
+        );
+        registry.register(
+            "release_verifications",
+            "HardenedRelease verifications, by result",
+            verifications.clone(),
+        );
+        registry.register(
+            "release_verification_duration_seconds",
+            "Time to verify and judge a HardenedRelease",
+            verification_duration.clone(),
+        );
+        registry.register(
+            "release_critical_vulnerabilities",
+            "Critical vulnerabilities in the verified report of each HardenedRelease",
+            release_criticals.clone(),
+        );
         Self {
             registry: Arc::new(registry),
             reconciles,
@@ -74,6 +133,10 @@ impl Default for Metrics {
             policy,
             admission,
             drill,
+            verifications,
+            verification_duration,
+            release_criticals,
+            attestations,
         }
     }
 }
@@ -104,6 +167,36 @@ impl Metrics {
                 error: error.into(),
             })
             .inc();
+    }
+
+    /// Counts a release verification by result and records its duration.
+    pub fn verification(&self, result: &str, took: std::time::Duration) {
+        self.verifications
+            .get_or_create(&VerificationLabels {
+                result: result.into(),
+            })
+            .inc();
+        self.verification_duration.observe(took.as_secs_f64());
+    }
+
+    /// Counts one attestation of a judged release.
+    pub fn attestation(&self, kind: &str, verified: bool) {
+        self.attestations
+            .get_or_create(&AttestationLabels {
+                kind: kind.into(),
+                result: if verified { "verified" } else { "failed" }.into(),
+            })
+            .inc();
+    }
+
+    /// Sets the number of critical vulnerabilities of a release.
+    pub fn release_criticals(&self, namespace: &str, name: &str, criticals: u32) {
+        self.release_criticals
+            .get_or_create(&ReleaseLabels {
+                namespace: namespace.into(),
+                name: name.into(),
+            })
+            .set(i64::from(criticals));
     }
 
     /// The registry in the Prometheus text format.
