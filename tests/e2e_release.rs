@@ -127,7 +127,8 @@ async fn a_signed_attested_release_is_verified_with_its_disclosure_pack_and_revo
         pack["provenance"]["commit"],
         "5b5c7b9ea8d1b6e4e3c6ea2c77b1f9cdd34b3a50"
     );
-    assert_eq!(pack["vulnerabilities"]["counts"]["medium"], 4);
+    // The fixture lists two medium advisories in two packages each: counted once per ID.
+    assert_eq!(pack["vulnerabilities"]["counts"]["medium"], 2);
     assert_eq!(pack["policy"]["digest"], policy_digest().as_str());
     for want in [
         digest.as_str(),
@@ -296,7 +297,7 @@ async fn unsigned_uncovered_and_untrusted_releases_are_blocked_with_the_reason()
     assert!(s.reasons.iter().any(|r| r.contains(&want)), "{s:#?}");
     assert!(is(&s, "Ready", "False", "NoTrustPolicy"), "{s:#?}");
 
-    // A TrustPolicy that allows reports at most a day old: the fixture's scan is from 2024.
+    // A TrustPolicy that allows reports at most a day old, and a report scanned three days ago.
     let aged_tp = format!("{}-aged", ns.name);
     let _cleanup_aged = TrustPolicies(vec![aged_tp.clone()]);
     let tp: TrustPolicy = serde_json::from_value(json!({
@@ -315,7 +316,27 @@ async fn unsigned_uncovered_and_untrusted_releases_are_blocked_with_the_reason()
         .await
         .unwrap();
     let aged = reg.push_image("aged/app", "v1");
-    sign_and_attest(&reg, &trusted, &aged, "trivy-report.json");
+    evidence_support::sign(&reg, &trusted, &aged);
+    evidence_support::attest(
+        &reg,
+        &trusted,
+        &aged,
+        "cyclonedx",
+        &evidence_support::fixture("sbom.cdx.json"),
+    );
+    evidence_support::attest(
+        &reg,
+        &trusted,
+        &aged,
+        "slsaprovenance",
+        &evidence_support::fixture("slsa-provenance-v02.json"),
+    );
+    let three_days_ago = k8s_openapi::jiff::Timestamp::now()
+        .checked_sub(k8s_openapi::jiff::SignedDuration::from_hours(72))
+        .unwrap();
+    let old_report =
+        evidence_support::cosign_vuln_predicate_at(&reg, "trivy-report.json", three_days_ago);
+    evidence_support::attest(&reg, &trusted, &aged, "vuln", &old_report);
     release(&client, &ns.name, "aged", &aged, json!({})).await;
     let s = wait_status(&client, &ns.name, "aged", "Blocked", blocked).await;
     assert!(is(&s, "SignatureVerified", "True", "Verified"), "{s:#?}");

@@ -57,33 +57,11 @@ pub struct ControllerArgs {
     pub disclosure_template: Option<PathBuf>,
 }
 
-/// The policy flags of `release-gate controller`, with the same meaning as the webhook's
-/// (`release-gate run` passes the webhook's to the controller, so they are given once).
-#[derive(Debug, Clone, Args)]
-pub struct ControllerPolicyArgs {
-    /// The Rego policy bundle directory (or mounted ConfigMap) releases are judged by. Without
-    /// it every release is Blocked ("no policy bundle loaded").
-    #[arg(long, env = "RELEASE_GATE_POLICY_BUNDLE")]
-    pub policy_bundle: Option<PathBuf>,
-    /// The bundle's pinned digest (`release-gate policy digest DIR`).
-    #[arg(long, env = "RELEASE_GATE_POLICY_DIGEST", requires = "policy_bundle")]
-    pub policy_digest: Option<String>,
-    /// Load the bundle without a pin. For development only.
-    #[arg(
-        long,
-        env = "RELEASE_GATE_ALLOW_UNPINNED_POLICY",
-        requires = "policy_bundle",
-        conflicts_with = "policy_digest"
-    )]
-    pub allow_unpinned_policy: bool,
-}
-
-/// How often the policy bundle is re-read for changes.
-const POLICY_POLL: Duration = Duration::from_secs(5);
-
+/// Runs the controllers until `shutdown`; `policy` is the loaded, pinned bundle (see
+/// [`super::policy_args::PolicyArgs`]), or None when no bundle is configured.
 pub async fn run(
     args: ControllerArgs,
-    policy: ControllerPolicyArgs,
+    policy: Option<Arc<crate::policy::PolicyHolder>>,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     let ControllerArgs {
@@ -96,20 +74,10 @@ pub async fn run(
         registry_timeout,
         disclosure_template,
     } = args;
-    let ControllerPolicyArgs {
-        policy_bundle,
-        policy_digest,
-        allow_unpinned_policy,
-    } = policy;
-    let policy =
-        super::webhook::policy_holder(policy_bundle, policy_digest, allow_unpinned_policy)?;
-    match &policy {
-        Some(holder) => {
-            tokio::spawn(holder.clone().watch(POLICY_POLL, shutdown.clone()));
-        }
-        None => tracing::warn!(
+    if policy.is_none() {
+        tracing::warn!(
             "no --policy-bundle: every HardenedRelease is Blocked (no policy bundle loaded)"
-        ),
+        );
     }
     let template = match &disclosure_template {
         Some(p) => std::fs::read_to_string(p).with_context(|| {

@@ -6,13 +6,15 @@ mod crds;
 mod keyless;
 mod pack;
 mod policy;
+mod policy_args;
 mod verify;
 mod webhook;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-pub use controller::{ControllerArgs, ControllerPolicyArgs};
+pub use controller::ControllerArgs;
+pub use policy_args::PolicyArgs;
 pub use webhook::WebhookArgs;
 
 use crate::telemetry::{LogArgs, init_tracing};
@@ -41,18 +43,25 @@ pub enum Command {
         #[command(flatten)]
         controller: ControllerArgs,
         #[command(flatten)]
-        policy: ControllerPolicyArgs,
+        policy: PolicyArgs,
     },
     /// Run the HTTPS server of the validating admission webhook: POST /validate judges Pods and
     /// every pod-bearing workload from the release index and the pinned policy (see
     /// --policy-bundle); /healthz and /readyz for probes.
-    Webhook(WebhookArgs),
+    Webhook {
+        #[command(flatten)]
+        webhook: WebhookArgs,
+        #[command(flatten)]
+        policy: PolicyArgs,
+    },
     /// Run the controllers and the webhook in one process (the usual single-replica setup).
     Run {
         #[command(flatten)]
         controller: ControllerArgs,
         #[command(flatten)]
         webhook: WebhookArgs,
+        #[command(flatten)]
+        policy: PolicyArgs,
     },
     /// Print the CustomResourceDefinitions (HardenedRelease, CanaryDrill, Decision) as YAML,
     /// ready for `kubectl apply -f -`.
@@ -99,23 +108,26 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = rt.block_on(async move {
         match cli.command {
             Command::Controller { controller, policy } => {
-                controller::run(controller, policy, crate::shutdown::signal()).await
+                let shutdown = crate::shutdown::signal();
+                let policy = policy.start(&shutdown)?;
+                controller::run(controller, policy, shutdown).await
             }
-            Command::Webhook(args) => webhook::run(args, crate::shutdown::signal()).await,
+            Command::Webhook { webhook, policy } => {
+                let shutdown = crate::shutdown::signal();
+                let policy = policy.start(&shutdown)?;
+                webhook::run(webhook, policy, shutdown).await
+            }
             Command::Run {
                 controller,
                 webhook,
+                policy,
             } => {
                 let shutdown = crate::shutdown::signal();
-                // One set of policy flags judges both releases and admission.
-                let policy = ControllerPolicyArgs {
-                    policy_bundle: webhook.policy_bundle.clone(),
-                    policy_digest: webhook.policy_digest.clone(),
-                    allow_unpinned_policy: webhook.allow_unpinned_policy,
-                };
+                // One loaded bundle judges both releases and admission.
+                let policy = policy.start(&shutdown)?;
                 let (c, w) = tokio::join!(
-                    controller::run(controller, policy, shutdown.clone()),
-                    webhook::run(webhook, shutdown)
+                    controller::run(controller, policy.clone(), shutdown.clone()),
+                    webhook::run(webhook, policy, shutdown)
                 );
                 c.and(w)
             }

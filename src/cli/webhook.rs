@@ -5,7 +5,7 @@
 use crate::admission::report::AuditSink;
 use crate::admission::server::{AdmissionState, routes};
 use crate::admission::{Admission, AdmissionConfig, Mode, ReleaseIndex};
-use crate::policy::{Limits, Pin, PolicyHolder};
+use crate::policy::PolicyHolder;
 use crate::shutdown::Shutdown;
 use crate::telemetry::Metrics;
 use anyhow::Context as _;
@@ -35,24 +35,6 @@ pub struct WebhookArgs {
     /// PEM private key matching --tls-cert.
     #[arg(long, env = "RELEASE_GATE_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
-    /// The Rego policy bundle directory (or mounted ConfigMap) admission is judged by. It is
-    /// re-read every few seconds; the webhook is ready only while a bundle matching the pin is
-    /// loaded.
-    #[arg(long, env = "RELEASE_GATE_POLICY_BUNDLE")]
-    pub policy_bundle: Option<PathBuf>,
-    /// The bundle's pinned digest (`release-gate policy digest DIR`); any other bundle is
-    /// refused and the last matching one keeps serving.
-    #[arg(long, env = "RELEASE_GATE_POLICY_DIGEST", requires = "policy_bundle")]
-    pub policy_digest: Option<String>,
-    /// Load the bundle without a pin. For development only: whoever can write the directory
-    /// decides what is admitted.
-    #[arg(
-        long,
-        env = "RELEASE_GATE_ALLOW_UNPINNED_POLICY",
-        requires = "policy_bundle",
-        conflicts_with = "policy_digest"
-    )]
-    pub allow_unpinned_policy: bool,
     /// What a denial does in namespaces without a `releasegate.dev/mode` label: enforce (deny),
     /// warn (admit with warnings kubectl prints) or audit (admit, log and count).
     #[arg(long, env = "RELEASE_GATE_ADMISSION_MODE", value_enum, default_value_t = Mode::Enforce)]
@@ -74,35 +56,6 @@ pub struct WebhookArgs {
         default_value_t = 2000
     )]
     pub admission_deadline_ms: u64,
-}
-
-/// How often the policy bundle is re-read (its digest compared) for changes.
-const POLICY_POLL: Duration = Duration::from_secs(5);
-
-/// The policy holder the flags ask for, or why they are not enough.
-pub fn policy_holder(
-    bundle: Option<PathBuf>,
-    digest: Option<String>,
-    allow_unpinned: bool,
-) -> anyhow::Result<Option<Arc<PolicyHolder>>> {
-    let Some(dir) = bundle else {
-        return Ok(None);
-    };
-    let pin = match (digest, allow_unpinned) {
-        (Some(d), _) => Pin::Digest(d),
-        (None, true) => Pin::Unpinned,
-        (None, false) => anyhow::bail!(
-            "--policy-bundle {} needs --policy-digest (print it with `release-gate policy digest {}`) or, for development only, --allow-unpinned-policy",
-            dir.display(),
-            dir.display()
-        ),
-    };
-    Ok(Some(Arc::new(PolicyHolder::with_limits(
-        &dir,
-        pin,
-        Limits::default(),
-        Metrics::shared().policy.clone(),
-    ))))
 }
 
 /// How often the certificate files are checked for a rotation (cert-manager and the kubelet
@@ -170,24 +123,25 @@ fn readiness(policy: Option<&PolicyHolder>, index: Option<&ReleaseIndex>) -> (St
     }
 }
 
-pub async fn run(args: WebhookArgs, shutdown: Shutdown) -> anyhow::Result<()> {
+/// Serves the webhook until `shutdown`; `policy` is the loaded, pinned bundle (see
+/// [`super::policy_args::PolicyArgs`]), or None when no bundle is configured.
+pub async fn run(
+    args: WebhookArgs,
+    policy: Option<Arc<PolicyHolder>>,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
     let WebhookArgs {
         webhook_addr,
         tls_cert,
         tls_key,
-        policy_bundle,
-        policy_digest,
-        allow_unpinned_policy,
         admission_mode,
         exempt_namespaces,
         admission_deadline_ms,
     } = args;
-    let policy = policy_holder(policy_bundle, policy_digest, allow_unpinned_policy)?;
     // The index needs the API server; without a policy there is nothing to decide with, and
     // /validate fails closed without either.
     let (index, audit) = match &policy {
-        Some(holder) => {
-            tokio::spawn(holder.clone().watch(POLICY_POLL, shutdown.clone()));
+        Some(_) => {
             let client = kube::Client::try_default().await.context(
                 "the admission index needs the API server: set KUBECONFIG or run inside a cluster",
             )?;
@@ -273,20 +227,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_bundle_without_a_pin_needs_the_development_flag() {
-        let err = policy_holder(Some("policies".into()), None, false).expect_err("refused");
-        assert!(err.to_string().contains("--allow-unpinned-policy"), "{err}");
-        assert!(policy_holder(None, None, false).expect("ok").is_none());
-    }
-
-    #[test]
     fn readiness_says_which_bundle_or_why_none() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
-        let pinned = PolicyHolder::new(&dir, Pin::Digest(format!("sha256:{}", "0".repeat(64))));
+        let pinned = PolicyHolder::new(
+            &dir,
+            crate::policy::Pin::Digest(format!("sha256:{}", "0".repeat(64))),
+        );
         let (code, text) = readiness(Some(&pinned), None);
         assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
         assert!(text.contains("refusing to load it"), "{text}");
-        let loaded = PolicyHolder::new(&dir, Pin::Unpinned);
+        let loaded = PolicyHolder::new(&dir, crate::policy::Pin::Unpinned);
         let (code, text) = readiness(Some(&loaded), None);
         assert_eq!(code, StatusCode::OK);
         assert!(text.starts_with("ready: policy sha256:"), "{text}");

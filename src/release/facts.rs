@@ -97,6 +97,19 @@ impl Established {
             .provenance
             .as_ref()
             .and_then(|p| trust.provenance_problem(p));
+        // The evidence layer's own verdict on the reports' age counts as well.
+        let report_stale = report_stale.or_else(|| {
+            evidence
+                .evidence
+                .vulnerabilities
+                .as_ref()
+                .filter(|v| v.stale)
+                .map(|v| {
+                    v.stale_reason
+                        .clone()
+                        .unwrap_or_else(|| "the vulnerability report is too old".into())
+                })
+        });
         Self {
             digest,
             evidence,

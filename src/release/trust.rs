@@ -253,6 +253,11 @@ pub async fn load(
             }
         }
     }
+    // The evidence layer judges the reports' age too (evidence v2 merges every report and knows
+    // each scan time): the strictest TrustPolicy limit, or none when no policy sets one.
+    trust.authorities.max_report_age = trust
+        .max_report_age
+        .unwrap_or(Duration::from_secs(100 * 365 * 86_400));
     // A policy that names no provenance requirement accepts any provenance.
     if policies.iter().any(|tp| tp.spec.provenance.is_none()) {
         trust.provenance.clear();
