@@ -56,8 +56,7 @@ basis_matches_namespace if not lib.has_key(wl.labels, basis_key)
 basis_matches_namespace if wl.labels[basis_key] == wl.namespace_labels[basis_key]
 
 deny contains msg if {
-	some owner, obj_labels in {"workload": wl.labels, "namespace": wl.namespace_labels}
-	s := object.get(obj_labels, lib.labels.sensitivity, data.gate.abac.default_sensitivity)
+	some owner, s in {"workload": wl.sensitivity, "namespace": wl.namespace_sensitivity}
 	not levels[s]
 	msg := sprintf("%s: %s label %s=%q is not a sensitivity level; use one of %s", [wl.subject, owner, lib.labels.sensitivity, s, concat(", ", lib.sensitivity_names)])
 }

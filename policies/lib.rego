@@ -120,14 +120,6 @@ created_within(d, _, _) if not has_key(object_at(d, "metadata"), "creationTimest
 
 created_within(d, exp, max_ns) if exp - rfc3339_ns(d.metadata.creationTimestamp) <= max_ns
 
-# sensitivity(labels) is the sensitivity an object declares, or the configured default.
-sensitivity(obj_labels) := s if {
-	s := as_object(obj_labels)[labels.sensitivity]
-} else := data.gate.abac.default_sensitivity
-
-# level(s) is the rank of sensitivity s; undefined for an unknown level.
-level(s) := data.gate.abac.sensitivity_levels[s] if is_string(s)
-
 # sensitivity_names is the list of levels, for messages.
 sensitivity_names := sort([s | some s, _ in data.gate.abac.sensitivity_levels])
 

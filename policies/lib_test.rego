@@ -2,6 +2,7 @@ package releasegate.lib_test
 
 import data.releasegate.fixtures as fx
 import data.releasegate.lib
+import data.releasegate.workload
 
 test_decision_with_future_expiry_active if {
 	now := fx.now # a local: see fixtures.now
@@ -45,8 +46,11 @@ test_decisions_filtered_by_namespace_and_shape if {
 }
 
 test_sensitivity_defaults_to_internal if {
-	lib.sensitivity({}) == "internal"
-	lib.sensitivity({"releasegate.dev/sensitivity": "restricted"}) == "restricted"
+	unlabelled := fx.admission(fx.pod({}, {}, [fx.image]), {}, fx.user, {}, [])
+	workload.sensitivity == "internal" with input as unlabelled
+	workload.namespace_sensitivity == "internal" with input as unlabelled
+	labelled := fx.admission(fx.pod({"releasegate.dev/sensitivity": "restricted"}, {}, [fx.image]), {}, fx.user, {}, [])
+	workload.sensitivity == "restricted" with input as labelled
 }
 
 test_image_digest_of_pinned_image if {

@@ -181,8 +181,8 @@ system_actor if {
 	is_string(object.get(meta, ["annotations", data.gate.actors.mirror_pod_annotation], null))
 }
 
-# The sensitivity the workload and its namespace declare (see lib.sensitivity), and the
-# effective one: the stricter of the two, which every ABAC and step-up rule uses.
+# The sensitivity the workload and its namespace declare (their label, or the configured
+# default), and the effective one: the stricter of the two, which every ABAC and step-up rule uses.
 sensitivity := object.get(labels, lib.labels.sensitivity, data.gate.abac.default_sensitivity)
 
 namespace_sensitivity := object.get(namespace_labels, lib.labels.sensitivity, data.gate.abac.default_sensitivity)
