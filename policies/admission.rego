@@ -13,6 +13,7 @@ import data.releasegate.contract
 import data.releasegate.guard
 import data.releasegate.lib
 import data.releasegate.minimization
+import data.releasegate.quarantine
 import data.releasegate.stepup
 import data.releasegate.workload as wl
 
@@ -28,6 +29,7 @@ allow if {
 	every c in wl.containers {
 		image_admitted(c)
 	}
+	count(quarantined) == 0
 	abac.satisfied
 	stepup.satisfied
 	guard.satisfied(wl.subject, wl.guard_meta, wl.namespace, decisions, workload_targets)
@@ -148,6 +150,23 @@ deny contains msg if {
 not_ready_reason(r) := concat("; ", r.reasons) if count(r.reasons) > 0
 
 else := "its verification has not finished; wait for it or see `kubectl describe hardenedrelease`"
+
+# quarantined: a digest a CanaryDrill of this namespace rolled back stays out, whichever
+# namespace its release lives in, until an Approval clears it (data.releasegate.quarantine).
+# Only Rollback Decisions can hold a digest, so a namespace without them pays one scan.
+rollbacks := [d | some d in decisions; is_object(d); d.spec.type == "Rollback"]
+
+quarantined contains [img, q] if {
+	count(rollbacks) > 0
+	some img, digest in image_digests
+	targets := {"digests": [digest], "releases": [r.name | some r in object.get(usable_by_digest, digest, [])]}
+	some q in quarantine.holding(targets, wl.namespace, decisions)
+}
+
+deny contains msg if {
+	some [img, q] in quarantined
+	msg := quarantine.problem(sprintf("%s: image %s", [wl.subject, img]), q)
+}
 
 deny contains msg if some msg in abac.deny
 

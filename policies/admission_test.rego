@@ -180,3 +180,29 @@ test_pod_with_only_init_containers_denied if {
 	p := {"kind": "Pod", "metadata": {"name": "api", "labels": fx.pod_labels}, "spec": {"initContainers": [{"name": "i", "image": fx.image}]}}
 	fx.has(deny_for(fx.admission(p, fx.ns_labels, fx.user, {fx.digest: [fx.ready_record]}, [])), "must list at least one container in `containers`")
 }
+
+# Quarantine at admission: a Rollback Decision of the workload's namespace naming the digest
+# denies it, also when the release is shared (lives in another namespace).
+admission_rollback(created) := object.union(fx.decision("drill-rollback-1", "Rollback", null, {"digests": [fx.digest], "drills": ["drill"]}), {"metadata": {"creationTimestamp": created}})
+
+test_a_rolled_back_digest_is_denied_until_cleared if {
+	inp := fx.admission(fx.pod(fx.pod_labels, {}, [fx.image]), fx.ns_labels, fx.user, {fx.digest: [fx.ready_record]}, [admission_rollback("2026-06-01T00:00:00Z")])
+	fx.has(deny_for(inp), sprintf("Pod payments/api: image %s is quarantined: CanaryDrill drill rolled it back (Decision payments/drill-rollback-1)", [fx.image]))
+	clear := object.union(fx.decision("clear", "Approval", "2026-12-31T00:00:00Z", {"digests": [fx.digest], "drills": ["drill"]}), {"metadata": {"creationTimestamp": "2026-06-01T00:01:00Z"}})
+	cleared := fx.admission(fx.pod(fx.pod_labels, {}, [fx.image]), fx.ns_labels, fx.user, {fx.digest: [fx.ready_record]}, [admission_rollback("2026-06-01T00:00:00Z"), clear])
+	decision_for(cleared).allowed
+}
+
+test_a_rolled_back_shared_release_is_denied_in_the_drills_namespace if {
+	shared := fx.record("api", "shared-releases", fx.digest, true, [], [])
+	inp := fx.admission(fx.pod(fx.pod_labels, {}, [fx.image]), fx.ns_labels, fx.user, {fx.digest: [shared]}, [admission_rollback("2026-06-01T00:00:00Z")])
+	denied(inp)
+	q := object.union(admission_rollback("2026-06-01T00:00:00Z"), {"spec": {"scope": {"digests": [], "releases": ["api"]}}})
+	by_name := fx.admission(fx.pod(fx.pod_labels, {}, [fx.image]), fx.ns_labels, fx.user, {fx.digest: [shared]}, [q])
+	denied(by_name)
+}
+
+test_a_rollback_of_another_digest_does_not_deny if {
+	q := object.union(admission_rollback("2026-06-01T00:00:00Z"), {"spec": {"scope": {"digests": [fx.other_digest]}}})
+	decision_for(fx.admission(fx.pod(fx.pod_labels, {}, [fx.image]), fx.ns_labels, fx.user, {fx.digest: [fx.ready_record]}, [q])).allowed
+}

@@ -12,6 +12,7 @@ package releasegate.release
 import data.releasegate.contract
 import data.releasegate.guard
 import data.releasegate.lib
+import data.releasegate.quarantine
 
 rel := lib.object_at(lib.root, "release")
 
@@ -28,6 +29,7 @@ allow if {
 	sbom_ok(rel)
 	provenance_ok(rel)
 	vulnerabilities_ok(rel, decisions)
+	count(quarantine.holding(release_targets(rel), namespace(rel), decisions)) == 0
 	guard.satisfied(label(rel), rel.metadata, namespace(rel), decisions, release_targets(rel))
 }
 
@@ -53,7 +55,13 @@ overrides contains name if {
 }
 
 # violations(rel, decisions) is every reason release rel may not run (on a well-formed release).
-violations(rel, decisions) := (((signature(rel) | sbom(rel)) | provenance(rel)) | vulnerabilities(rel, decisions)) | guard.violations(label(rel), rel.metadata, namespace(rel), decisions, release_targets(rel))
+violations(rel, decisions) := ((((signature(rel) | sbom(rel)) | provenance(rel)) | vulnerabilities(rel, decisions)) | quarantined(rel, decisions)) | guard.violations(label(rel), rel.metadata, namespace(rel), decisions, release_targets(rel))
+
+# quarantined(rel, decisions): a CanaryDrill rolled this digest back and nobody cleared it.
+quarantined(rel, decisions) := {msg |
+	some q in quarantine.holding(release_targets(rel), namespace(rel), decisions)
+	msg := quarantine.problem(sprintf("%s (%s)", [label(rel), rel.digest]), q)
+}
 
 namespace(rel) := rel.metadata.namespace
 

@@ -210,3 +210,55 @@ test_labelled_release_needs_scoped_approval if {
 	other := fx.decision("approve-api", "Approval", "2026-12-31T00:00:00Z", {"releases": ["web"]})
 	fx.has(deny_for(labelled, [other]), "release payments/api references Decision \"approve-api\", whose scope does not name it")
 }
+
+# Quarantine: a Rollback Decision naming the digest blocks the release until a later Approval
+# naming the drill clears it.
+rollback(created) := object.union(fx.decision("drill-rollback-1", "Rollback", null, {"digests": [fx.digest], "drills": ["drill"]}), {"metadata": {"creationTimestamp": created}})
+
+clearing(created, scope) := object.union(fx.decision("clear-drill", "Approval", "2026-12-31T00:00:00Z", scope), {"metadata": {"creationTimestamp": created}})
+
+test_rolled_back_digest_is_quarantined if {
+	d := decision_for(fx.release, [rollback("2026-06-01T00:00:00Z")])
+	not d.allowed
+	fx.has({r | some r in d.reasons}, "release payments/api (sha256:3b0c9a7f1d2e4c5b6a798877665544332211ffeeddccbbaa0099887766554433) is quarantined: CanaryDrill drill rolled it back (Decision payments/drill-rollback-1); it may run again once an Approval Decision created after that rollback names it and drill drill in spec.scope.drills")
+}
+
+test_rollback_naming_the_release_quarantines_too if {
+	q := object.union(rollback("2026-06-01T00:00:00Z"), {"spec": {"scope": {"digests": [], "releases": ["api"]}}})
+	blocked(fx.release, [q])
+}
+
+test_rollback_of_another_digest_or_namespace_does_not_quarantine if {
+	other := object.union(rollback("2026-06-01T00:00:00Z"), {"spec": {"scope": {"digests": [fx.other_digest]}}})
+	decision_for(fx.release, [other]).allowed
+	elsewhere := object.union(rollback("2026-06-01T00:00:00Z"), {"metadata": {"namespace": "other-team"}})
+	decision_for(fx.release, [elsewhere]).allowed
+}
+
+test_a_later_approval_naming_the_drill_clears_the_quarantine if {
+	decision_for(fx.release, [rollback("2026-06-01T00:00:00Z"), clearing("2026-06-01T00:05:00Z", {"digests": [fx.digest], "drills": ["drill"]})]).allowed
+	decision_for(fx.release, [rollback("2026-06-01T00:00:00Z"), clearing("2026-06-01T00:05:00Z", {"releases": ["api"], "drills": ["drill"]})]).allowed
+}
+
+test_an_approval_recorded_before_the_rollback_does_not_clear_it if {
+	blocked(fx.release, [rollback("2026-06-01T00:00:00Z"), clearing("2026-05-31T23:59:59Z", {"digests": [fx.digest], "drills": ["drill"]})])
+	blocked(fx.release, [rollback("2026-06-01T00:00:00Z"), clearing("2026-06-01T00:00:00Z", {"digests": [fx.digest], "drills": ["drill"]})])
+}
+
+test_a_clearing_approval_must_name_the_drill_and_the_digest if {
+	blocked(fx.release, [rollback("2026-06-01T00:00:00Z"), clearing("2026-06-01T00:05:00Z", {"digests": [fx.digest]})])
+	blocked(fx.release, [rollback("2026-06-01T00:00:00Z"), clearing("2026-06-01T00:05:00Z", {"digests": [fx.other_digest], "drills": ["drill"]})])
+	blocked(fx.release, [rollback("2026-06-01T00:00:00Z"), clearing("2026-06-01T00:05:00Z", {"drills": ["drill"]})])
+}
+
+test_a_clearing_decision_must_be_an_approval if {
+	override := object.union(clearing("2026-06-01T00:05:00Z", {"digests": [fx.digest], "drills": ["drill"]}), {"spec": {"type": "Override"}})
+	blocked(fx.release, [rollback("2026-06-01T00:00:00Z"), override])
+}
+
+test_missing_or_malformed_creation_times_never_clear if {
+	no_time := fx.decision("clear-drill", "Approval", "2026-12-31T00:00:00Z", {"digests": [fx.digest], "drills": ["drill"]})
+	blocked(fx.release, [rollback("2026-06-01T00:00:00Z"), no_time])
+	blocked(fx.release, [rollback("yesterday"), clearing("2026-06-01T00:05:00Z", {"digests": [fx.digest], "drills": ["drill"]})])
+	blocked(fx.release, [rollback("2026-06-01T00:00:00Z"), clearing(5, {"digests": [fx.digest], "drills": ["drill"]})])
+}

@@ -395,13 +395,14 @@ async fn flapping_does_not_roll_back_and_no_data_follows_the_policy() {
         ),
     )
     .await;
-    // No data, paused: it waits, it neither promotes nor rolls back.
+    // No data, paused: it waits, it neither promotes nor rolls back; after
+    // `maxNoDataWindows` paused windows it stops waiting and removes its canary.
     create_drill(
         &client,
         &ns.name,
         "quiet",
         synthetic(
-            json!({"metrics": {"synthetic": {"profile": ["NoData"]}}, "window": "2s"}),
+            json!({"metrics": {"synthetic": {"profile": ["NoData"]}}, "window": "2s", "maxNoDataWindows": 6}),
             "quiet",
         ),
     )
@@ -463,14 +464,36 @@ async fn flapping_does_not_roll_back_and_no_data_follows_the_policy() {
     assert!(st.breach_time.is_some() && st.rolled_back_time.is_some());
     assert_eq!(decisions_of(&client, &ns.name, "dark").await.len(), 1);
 
-    let quiet = get_drill(&client, &ns.name, "quiet").await;
+    let quiet = wait_phase(
+        &client,
+        &ns.name,
+        "quiet",
+        DrillPhase::Failed,
+        Duration::from_secs(90),
+        &controller,
+    )
+    .await;
     let st = quiet.status.unwrap();
-    assert_eq!(st.phase, Some(DrillPhase::Analyzing), "{st:#?}");
-    assert!(st.windows.len() >= 4, "{st:#?}");
+    assert_eq!(st.windows.len(), 6, "{st:#?}");
     assert!(
         st.windows
             .iter()
             .all(|w| w.verdict == WindowVerdict::NoData && w.counted_as == CountedAs::Pause)
+    );
+    let why = st.reason.clone().unwrap_or_default();
+    assert!(
+        why.contains("6 consecutive windows had no data (spec.maxNoDataWindows 6)"),
+        "{why}"
+    );
+    assert!(st.breach_time.is_none(), "no data is not a breach");
+    assert!(decisions_of(&client, &ns.name, "quiet").await.is_empty());
+    let canary = Api::<Deployment>::namespaced(client.clone(), &ns.name)
+        .get_opt("quiet-canary")
+        .await
+        .unwrap();
+    assert!(
+        canary.is_none_or(|c| c.spec.and_then(|s| s.replicas) == Some(0)),
+        "the canary is removed"
     );
     let paused = st.conditions.iter().find(|c| c.type_ == "Paused").unwrap();
     assert_eq!(paused.status, "True");

@@ -60,6 +60,13 @@ pub struct CanaryDrillSpec {
     /// silent pass).
     #[serde(default)]
     pub no_data_policy: NoDataPolicy,
+    /// How many consecutive windows without data (counted as `Pause`) the drill waits before it
+    /// stops: while analysing, the drill fails and removes its canary (the target keeps its
+    /// stable revision); after a rollback, the recovery is reported as not proven (default 10).
+    /// Pausing never runs a canary on no evidence for ever.
+    #[serde(default = "default_max_no_data_windows")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub max_no_data_windows: u32,
     /// Where the window's error rate, latency and request count come from.
     pub metrics: MetricSource,
     /// A cron schedule (5 fields, or 6 with leading seconds; UTC) on which the drill runs again,
@@ -92,6 +99,9 @@ fn default_success_windows() -> u32 {
 }
 fn default_recovery_windows() -> u32 {
     1
+}
+fn default_max_no_data_windows() -> u32 {
+    10
 }
 fn default_residual_risk() -> ResidualRisk {
     ResidualRisk::Medium
@@ -530,6 +540,9 @@ pub struct CanaryDrillStatus {
     /// Consecutive windows counted as passes.
     #[serde(default)]
     pub consecutive_passes: u32,
+    /// Consecutive windows without data that paused the analysis.
+    #[serde(default)]
+    pub consecutive_no_data: u32,
     /// The stable revision recorded before anything changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stable_revision: Option<StableRevision>,

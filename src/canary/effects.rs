@@ -10,9 +10,10 @@ use super::workload::{
 };
 use crate::api::{
     CanaryDrill, CanaryDrillStatus, Decision, DecisionScope, DecisionSpec, DecisionType,
-    DrillAction, Notice, PendingAction, StableRevision,
+    DrillAction, HardenedRelease, Notice, PendingAction, StableRevision,
 };
 use crate::events::publish_event;
+use crate::evidence::reference::Digest;
 use crate::reconcile::FIELD_MANAGER;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::PodTemplateSpec;
@@ -245,6 +246,8 @@ async fn write_decision(
             .unwrap_or("the budget was breached"),
         evidence.join("\n")
     );
+    let digests = stable.map(|s| canary_digests(drill, s)).unwrap_or_default();
+    let releases = releases_of(ctx, &ns, &digests, drill.spec.canary.image.as_deref()).await?;
     let mut decision = Decision::new(
         &name,
         DecisionSpec {
@@ -252,8 +255,12 @@ async fn write_decision(
             owner: drill.spec.owner.clone(),
             rationale: rationale.chars().take(4096).collect(),
             residual_risk: drill.spec.residual_risk,
+            // Naming the canary's digests and releases quarantines them (policy package
+            // `releasegate.quarantine`) until an Approval created after this one clears them.
             scope: DecisionScope {
                 drills: vec![drill.name_any()],
+                digests,
+                releases,
                 ..DecisionScope::default()
             },
             expires: None,
@@ -272,6 +279,68 @@ async fn write_decision(
         Err(kube::Error::Api(s)) if s.code == 409 => Ok(name),
         Err(e) => Err(DrillError::kube("create the rollback Decision")(e)),
     }
+}
+
+/// The digests the canary ran that the stable revision does not: the images of the canary's
+/// pod template pinned by digest (`…@sha256:…`), minus the recorded stable template's.
+fn canary_digests(drill: &CanaryDrill, stable: &StableRevision) -> Vec<String> {
+    let Ok(template) = recorded_template(stable) else {
+        return Vec::new();
+    };
+    let stable_digests = pinned_digests(&template);
+    let Ok(canary) = canary_template(&template, &drill.spec.canary, &stable.container) else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = pinned_digests(&canary)
+        .into_iter()
+        .filter(|d| !stable_digests.contains(d))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn pinned_digests(t: &PodTemplateSpec) -> Vec<String> {
+    let Some(pod) = t.spec.as_ref() else {
+        return Vec::new();
+    };
+    pod.containers
+        .iter()
+        .chain(pod.init_containers.iter().flatten())
+        .filter_map(|c| c.image.as_deref())
+        .filter_map(|image| image.rsplit_once('@').map(|(_, d)| d))
+        .filter_map(|d| Digest::parse(d).ok())
+        .map(|d| d.as_str().to_owned())
+        .collect()
+}
+
+/// The HardenedReleases of `ns` bound to one of `digests`, or whose image is the canary's.
+async fn releases_of(
+    ctx: &DrillContext,
+    ns: &str,
+    digests: &[String],
+    image: Option<&str>,
+) -> Result<Vec<String>, DrillError> {
+    let api: Api<HardenedRelease> = Api::namespaced(ctx.client.clone(), ns);
+    let list = api
+        .list(&Default::default())
+        .await
+        .map_err(DrillError::kube("list the HardenedReleases the canary ran"))?;
+    let mut names: Vec<String> = list
+        .items
+        .iter()
+        .filter(|hr| {
+            let bound = hr
+                .status
+                .as_ref()
+                .and_then(|s| s.verified_digest.as_ref())
+                .is_some_and(|d| digests.contains(d));
+            bound || image.is_some_and(|i| hr.spec.image == i)
+        })
+        .map(ResourceExt::name_any)
+        .collect();
+    names.sort();
+    Ok(names)
 }
 
 /// Publishes the Kubernetes Event, and records the CloudEvent in `status.outbox` and queues

@@ -307,7 +307,14 @@ fn analyze(
         );
         notify(s, Notice::BudgetBreached, msg, Some(w.index));
     }
-    if s.consecutive_breaches >= settings.breach_windows {
+    if s.consecutive_no_data >= settings.max_no_data_windows {
+        let reason = format!(
+            "{} consecutive windows had no data (spec.maxNoDataWindows {}), so the canary could not be judged; \
+             the drill stopped and removed its canary (the target keeps its stable revision): check the metric source ({})",
+            s.consecutive_no_data, settings.max_no_data_windows, w.reason
+        );
+        fail(s, reason, true);
+    } else if s.consecutive_breaches >= settings.breach_windows {
         let reason = format!(
             "{} consecutive windows breached the budget (spec.breachWindows {})",
             s.consecutive_breaches, settings.breach_windows
@@ -361,7 +368,20 @@ fn recover(
     w: Option<&WindowResult>,
 ) {
     let Some(w) = w else { return };
-    if w.counted_as == CountedAs::Breach {
+    if s.consecutive_no_data >= settings.max_no_data_windows {
+        let msg = format!(
+            "the recovery could not be proven: {} consecutive windows of the stable revision had no data after the rollback \
+             (spec.maxNoDataWindows {}); check the metric source ({})",
+            s.consecutive_no_data, settings.max_no_data_windows, w.reason
+        );
+        set_condition(
+            &mut s.conditions,
+            cond("Recovered", false, "NoData", &msg),
+            now,
+        );
+        notify(s, Notice::RecoveryFailed, msg.clone(), Some(w.index));
+        fail(s, msg, false);
+    } else if w.counted_as == CountedAs::Breach {
         let msg = format!(
             "the stable revision breached the budget after the rollback (window {}): {}",
             w.index, w.reason
@@ -417,6 +437,11 @@ fn record_window(s: &mut CanaryDrillStatus, w: &JudgedWindow, now: Timestamp) ->
             s.consecutive_breaches = 0;
         }
         CountedAs::Pause => {}
+    }
+    if j.counted_as == CountedAs::Pause {
+        s.consecutive_no_data += 1;
+    } else {
+        s.consecutive_no_data = 0;
     }
     let result = WindowResult {
         index,

@@ -12,6 +12,7 @@ fn settings() -> Settings {
         breach_windows: 2,
         success_windows: 3,
         recovery_windows: 1,
+        max_no_data_windows: 5,
         progress_deadline: SignedDuration::from_secs(120),
         scheduled: false,
     }
@@ -153,6 +154,8 @@ fn canary_window_sequences() {
         ("a breach resets the passing streak", P::Pause, vec![OK, OK, B, OK, OK], Analyzing, 0),
         ("then three passes in a row promote", P::Pause, vec![OK, OK, B, OK, OK, OK], Promoted, 0),
         ("no data pauses: nothing moves", P::Pause, vec![N, N, N, N], Analyzing, 0),
+        ("the fifth paused window in a row stops the drill", P::Pause, vec![N, N, N, N, N], Failed, 0),
+        ("a window with data resets the no-data count", P::Pause, vec![N, N, N, N, OK, N, N, N, N], Analyzing, 0),
         ("no data pauses without breaking a breach streak", P::Pause, vec![B, N, B], RollingBack, 1),
         ("no data under Breach fails closed", P::Breach, vec![N, N], RollingBack, 1),
         ("no data under Pass counts as a pass", P::Pass, vec![N, OK, N], Promoted, 0),
@@ -481,6 +484,54 @@ fn recovery_must_be_proven_by_data() {
     assert_eq!(sim.s.windows.last().unwrap().counted_as, CountedAs::Pause);
     sim.window(SyntheticWindow::Pass);
     assert_eq!(sim.s.phase, Some(DrillPhase::Restored));
+}
+
+#[test]
+fn waiting_for_data_is_capped_by_max_no_data_windows() {
+    let mut sim = Sim::new();
+    sim.start();
+    for _ in 0..4 {
+        sim.window(SyntheticWindow::NoData);
+    }
+    assert_eq!(sim.s.phase, Some(DrillPhase::Analyzing));
+    assert_eq!(sim.s.consecutive_no_data, 4);
+    sim.window(SyntheticWindow::NoData);
+    assert_eq!(sim.s.phase, Some(DrillPhase::Failed));
+    let reason = sim.s.reason.clone().unwrap();
+    assert!(
+        reason.contains("5 consecutive windows had no data (spec.maxNoDataWindows 5)"),
+        "{reason}"
+    );
+    assert_eq!(sim.count(DrillAction::RemoveCanary), 1, "the canary goes");
+    assert_eq!(
+        sim.count(DrillAction::RestoreStable),
+        0,
+        "nothing to roll back"
+    );
+
+    // After a rollback, a stable revision without data is never declared recovered.
+    let mut sim = rolled_back();
+    for _ in 0..5 {
+        sim.window(SyntheticWindow::NoData);
+    }
+    assert_eq!(sim.s.phase, Some(DrillPhase::Failed));
+    let rec = sim
+        .s
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Recovered")
+        .unwrap();
+    assert_eq!(
+        (rec.status.as_str(), rec.reason.as_str()),
+        ("False", "NoData")
+    );
+    assert!(sim.notices().contains(&Notice::RecoveryFailed));
+    assert_eq!(
+        sim.count(DrillAction::RestoreStable),
+        1,
+        "still one rollback"
+    );
+    assert!(sim.s.mttr.is_none());
 }
 
 #[test]

@@ -512,6 +512,7 @@ mod tests {
             breach_windows: 2,
             success_windows: 3,
             recovery_windows: 1,
+            max_no_data_windows: 10,
             progress_deadline: SignedDuration::from_secs(120),
             scheduled,
         }

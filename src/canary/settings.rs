@@ -15,6 +15,8 @@ pub struct Settings {
     pub success_windows: u32,
     /// Passing stable windows after the rollback that prove the recovery.
     pub recovery_windows: u32,
+    /// Consecutive paused (no-data) windows after which the drill stops waiting.
+    pub max_no_data_windows: u32,
     /// How long the canary may take to become available before the drill fails.
     pub progress_deadline: SignedDuration,
     /// Whether the drill runs on a schedule.
@@ -51,6 +53,7 @@ impl Settings {
             breach_windows: spec.breach_windows.max(1),
             success_windows: spec.success_windows.max(1),
             recovery_windows: spec.recovery_windows.max(1),
+            max_no_data_windows: spec.max_no_data_windows.max(1),
             progress_deadline,
             scheduled: spec.schedule.is_some(),
         })

@@ -183,7 +183,7 @@ fn complete_trusted_evidence_is_verified_with_every_condition_true() {
         assert_eq!(cond(&s, t).0, "True", "{t}: {s:#?}");
     }
     assert_eq!(s.verified_digest, Some(digest()));
-    assert_eq!(s.policy_version.as_deref(), Some("1.2.0"));
+    assert_eq!(s.policy_version.as_deref(), Some("1.3.0"));
     assert_eq!(s.observed_generation, Some(3));
     assert!(s.reasons.is_empty());
 }
@@ -371,5 +371,75 @@ fn a_condition_keeps_its_transition_time_while_its_status_holds() {
     assert!(
         kept.iter()
             .all(|c| c.last_transition_time.0 == k8s_openapi::jiff::Timestamp::UNIX_EPOCH)
+    );
+}
+
+fn decision_at(name: &str, kind: DecisionType, scope: DecisionScope, created: &str) -> Decision {
+    let mut d = Decision::new(
+        name,
+        DecisionSpec {
+            kind,
+            owner: "sre".into(),
+            rationale: String::new(),
+            residual_risk: ResidualRisk::Low,
+            scope,
+            expires: Some(Time(
+                k8s_openapi::jiff::Timestamp::now()
+                    + k8s_openapi::jiff::SignedDuration::from_hours(24),
+            )),
+        },
+    );
+    d.metadata.namespace = Some("team".into());
+    d.metadata.creation_timestamp = Some(Time(created.parse().unwrap()));
+    d
+}
+
+#[test]
+fn a_digest_a_drill_rolled_back_is_quarantined_until_a_later_approval_names_the_drill() {
+    let rollback = decision_at(
+        "drill-rollback-1",
+        DecisionType::Rollback,
+        DecisionScope {
+            drills: vec!["drill".into()],
+            digests: vec![digest()],
+            ..Default::default()
+        },
+        "2026-11-30T10:00:00Z",
+    );
+    let clean = || est(evidence(vec![]), &Trust::default(), None);
+    let s = judge(clean(), vec![rollback.clone()]);
+    assert_eq!(s.phase, Some(ReleasePhase::Blocked), "{s:#?}");
+    let (st, reason, msg) = cond(&s, status::QUARANTINED);
+    assert_eq!((st, reason), ("True", "RolledBackByDrill"));
+    assert!(msg.contains("CanaryDrill drill rolled it back"), "{msg}");
+    assert_eq!(cond(&s, status::READY).0, "False");
+
+    let approval = |created: &str| {
+        decision_at(
+            "clear",
+            DecisionType::Approval,
+            DecisionScope {
+                drills: vec!["drill".into()],
+                releases: vec!["app".into()],
+                ..Default::default()
+            },
+            created,
+        )
+    };
+    // Recorded before the rollback: a replayed approval does not clear it.
+    let s = judge(
+        clean(),
+        vec![rollback.clone(), approval("2026-11-30T09:59:00Z")],
+    );
+    assert_eq!(cond(&s, status::QUARANTINED).0, "True", "{s:#?}");
+    let s = judge(clean(), vec![rollback, approval("2026-11-30T10:01:00Z")]);
+    assert!(status::is_ready(&s), "{s:#?}");
+    assert_eq!(
+        cond(&s, status::QUARANTINED),
+        (
+            "False",
+            "NotQuarantined",
+            "no CanaryDrill rollback holds this digest"
+        )
     );
 }

@@ -18,6 +18,9 @@ pub const POLICY: &str = "PolicyApproved";
 pub const READY: &str = "Ready";
 pub const STALE: &str = "Stale";
 pub const TAG_MOVED: &str = "TagMoved";
+/// True while a CanaryDrill's rollback holds the digest (policy package
+/// `releasegate.quarantine`); cleared by a later Approval naming the drill.
+pub const QUARANTINED: &str = "Quarantined";
 
 /// The bundle that judged a release.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -254,6 +257,22 @@ fn judged_conditions(
             )
         }
     };
+    let held: Vec<&str> = verdict
+        .reasons
+        .iter()
+        .filter(|r| r.contains(" is quarantined: "))
+        .map(String::as_str)
+        .collect();
+    let quarantined = if held.is_empty() {
+        (
+            QUARANTINED,
+            false,
+            "NotQuarantined",
+            "no CanaryDrill rollback holds this digest".to_owned(),
+        )
+    } else {
+        (QUARANTINED, true, "RolledBackByDrill", held.join("; "))
+    };
     let version = policy.version.as_deref().unwrap_or("unversioned");
     let (policy_cond, ready) = if verdict.allowed {
         let msg = format!("policy {version} ({}) approved the release", policy.digest);
@@ -283,6 +302,7 @@ fn judged_conditions(
         sbom,
         provenance,
         vulnerabilities,
+        quarantined,
         policy_cond,
         ready,
     ]

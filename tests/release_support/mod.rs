@@ -18,7 +18,7 @@ pub const VERDICT: Duration = Duration::from_secs(60);
 /// A `release-gate controller` process for one test namespace, killed on drop.
 pub struct Controller {
     child: std::process::Child,
-    log: std::path::PathBuf,
+    pub log: std::path::PathBuf,
     /// The port of its /healthz, /readyz and /metrics.
     pub health_port: u16,
 }
