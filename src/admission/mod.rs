@@ -8,11 +8,13 @@
 //! - [`decide`]: request + index snapshot → policy input → answer, with the enforcement mode;
 //! - [`metrics`]: requests by outcome and mode, decision latency;
 //! - [`report`]: PolicyReports and Events for what warn and audit mode let through;
-//! - [`server`]: the HTTPS `/validate` endpoint, bounded and failing closed.
+//! - [`server`]: the HTTPS `/validate` endpoint, bounded and failing closed;
+//! - [`certs`]: self-managed serving certificates (CA in a Secret, caBundle, renewal).
 //!
 //! No registry call sits on this path: the controller verified each release ahead of time and
 //! admission reads its verdict.
 
+pub mod certs;
 pub mod decide;
 pub mod images;
 pub mod index;

@@ -2,6 +2,7 @@
 //! `/healthz` and `/readyz` over TLS and holds the pinned policy bundle (hot-reloaded, failing
 //! closed); the admission review endpoints plug in here.
 
+use crate::admission::certs::{CertConfig, SelfManaged};
 use crate::admission::report::AuditSink;
 use crate::admission::server::{AdmissionState, routes};
 use crate::admission::{Admission, AdmissionConfig, Mode, ReleaseIndex};
@@ -27,10 +28,15 @@ pub struct WebhookArgs {
         default_value = "0.0.0.0:8443"
     )]
     pub webhook_addr: SocketAddr,
-    /// PEM certificate chain served by the webhook. Without it a self-signed certificate for
-    /// localhost is generated (fine for trying things out; the API server must then be given
-    /// that certificate as caBundle).
-    #[arg(long, env = "RELEASE_GATE_TLS_CERT", requires = "tls_key")]
+    /// PEM certificate chain served by the webhook. Without it (and without
+    /// --self-managed-certs) a self-signed certificate for localhost is generated (fine for
+    /// trying things out; the API server must then be given that certificate as caBundle).
+    #[arg(
+        long,
+        env = "RELEASE_GATE_TLS_CERT",
+        requires = "tls_key",
+        conflicts_with = "self_managed_certs"
+    )]
     pub tls_cert: Option<PathBuf>,
     /// PEM private key matching --tls-cert.
     #[arg(long, env = "RELEASE_GATE_TLS_KEY", requires = "tls_cert")]
@@ -56,6 +62,60 @@ pub struct WebhookArgs {
         default_value_t = 2000
     )]
     pub admission_deadline_ms: u64,
+    #[command(flatten)]
+    pub certs: SelfManagedCertArgs,
+}
+
+/// Flags of the self-managed certificates (the chart's default when cert-manager is not used).
+#[derive(Debug, Clone, Args)]
+pub struct SelfManagedCertArgs {
+    /// Be the webhook's own CA: keep a CA and a serving certificate for the Service's DNS names
+    /// in a Secret (shared by replicas, kept across restarts), write the CA into the
+    /// ValidatingWebhookConfiguration's caBundle, renew the certificate before it expires and
+    /// serve the renewed one without a restart.
+    #[arg(long, env = "RELEASE_GATE_SELF_MANAGED_CERTS")]
+    pub self_managed_certs: bool,
+    /// The Secret (in --webhook-namespace) that holds the CA and the serving certificate.
+    #[arg(
+        long,
+        env = "RELEASE_GATE_CERT_SECRET",
+        default_value = "release-gate-webhook-tls"
+    )]
+    pub cert_secret: String,
+    /// The namespace of the webhook's Service and Secret (default: the client's namespace,
+    /// i.e. the Pod's own).
+    #[arg(long, env = "RELEASE_GATE_WEBHOOK_NAMESPACE")]
+    pub webhook_namespace: Option<String>,
+    /// The Service the API server calls the webhook through (its DNS names go into the
+    /// certificate).
+    #[arg(
+        long,
+        env = "RELEASE_GATE_WEBHOOK_SERVICE",
+        default_value = "release-gate"
+    )]
+    pub webhook_service: String,
+    /// The ValidatingWebhookConfiguration whose caBundle is kept at the CA.
+    #[arg(
+        long,
+        env = "RELEASE_GATE_WEBHOOK_CONFIGURATION",
+        default_value = "release-gate"
+    )]
+    pub webhook_configuration: String,
+    /// A further DNS name or IP address for the serving certificate (repeatable).
+    #[arg(
+        long = "cert-extra-name",
+        env = "RELEASE_GATE_CERT_EXTRA_NAMES",
+        value_delimiter = ','
+    )]
+    pub cert_extra_names: Vec<String>,
+    /// Validity of a serving certificate (e.g. 30d, 12h, 90s).
+    #[arg(long, env = "RELEASE_GATE_CERT_LIFETIME", default_value = "30d",
+          value_parser = crate::evidence::vuln_facts::parse_duration)]
+    pub cert_lifetime: Duration,
+    /// Renew the serving certificate once this fraction of its lifetime has passed.
+    #[arg(long, env = "RELEASE_GATE_CERT_RENEW_FRACTION", default_value = "0.667",
+          value_parser = crate::admission::certs::parse_fraction)]
+    pub cert_renew_fraction: f64,
 }
 
 /// How often the certificate files are checked for a rotation (cert-manager and the kubelet
@@ -137,20 +197,36 @@ pub async fn run(
         admission_mode,
         exempt_namespaces,
         admission_deadline_ms,
+        certs,
     } = args;
-    // The index needs the API server; without a policy there is nothing to decide with, and
-    // /validate fails closed without either.
-    let (index, audit) = match &policy {
-        Some(_) => {
-            let client = kube::Client::try_default().await.context(
-                "the admission index needs the API server: set KUBECONFIG or run inside a cluster",
-            )?;
+    let SelfManagedCertArgs {
+        self_managed_certs,
+        cert_secret,
+        webhook_namespace,
+        webhook_service,
+        webhook_configuration,
+        cert_extra_names,
+        cert_lifetime,
+        cert_renew_fraction,
+    } = certs;
+    // The index and the self-managed certificates need the API server; without a policy there
+    // is nothing to decide with, and /validate fails closed without either.
+    let client = if policy.is_some() || self_managed_certs {
+        Some(kube::Client::try_default().await.context(
+            "the admission index and self-managed certificates need the API server: set KUBECONFIG or run inside a cluster",
+        )?)
+    } else {
+        None
+    };
+    let (index, audit) = match (&policy, &client) {
+        (Some(_), Some(client)) => {
+            let client = client.clone();
             (
                 Some(ReleaseIndex::start(client.clone())),
                 Some(AuditSink::new(client)),
             )
         }
-        None => (None, None),
+        _ => (None, None),
     };
     let deadline = Duration::from_millis(admission_deadline_ms);
     let admission = Arc::new(Admission {
@@ -167,8 +243,41 @@ pub async fn run(
         metrics: Metrics::shared().admission.clone(),
         deadline,
     };
-    let tls = match (tls_cert, tls_key) {
-        (Some(cert), Some(key)) => {
+    let tls = match (tls_cert, tls_key, client) {
+        (_, _, Some(client)) if self_managed_certs => {
+            let namespace =
+                webhook_namespace.unwrap_or_else(|| client.default_namespace().to_string());
+            let manager = SelfManaged::new(
+                client,
+                CertConfig {
+                    namespace,
+                    secret: cert_secret,
+                    service: webhook_service,
+                    webhook_configuration,
+                    extra_names: cert_extra_names,
+                    lifetime: cert_lifetime,
+                    renew_fraction: cert_renew_fraction,
+                },
+            );
+            let set = manager
+                .current()
+                .await
+                .context("self-managed webhook certificates")?;
+            let tls = RustlsConfig::from_pem(
+                set.cert_pem.clone().into_bytes(),
+                set.key_pem.clone().into_bytes(),
+            )
+            .await
+            .context("cannot use the self-managed webhook certificate")?;
+            // A missing configuration (not installed yet) is retried by the maintenance loop;
+            // the server starts either way.
+            if let Err(e) = manager.patch_ca_bundle(&set.ca_pem).await {
+                tracing::warn!(error = %e, "cannot write the caBundle yet; retrying");
+            }
+            tokio::spawn(manager.maintain(tls.clone(), set, shutdown.clone()));
+            tls
+        }
+        (Some(cert), Some(key), _) => {
             let tls = RustlsConfig::from_pem_file(&cert, &key)
                 .await
                 .with_context(|| {
