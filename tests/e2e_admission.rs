@@ -5,6 +5,8 @@
 //! run side by side. The releases' statuses are written by the test (the controller is not
 //! running here): admission reads verdicts, it does not make them.
 
+#[allow(dead_code)]
+mod evidence_support;
 mod support;
 
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
@@ -32,6 +34,8 @@ struct Gate {
     child: Option<std::process::Child>,
     config: String,
     _dir: tempfile::TempDir,
+    /// The webhook's HTTPS port (0: none).
+    port: u16,
 }
 
 impl Drop for Gate {
@@ -52,6 +56,53 @@ impl Drop for Gate {
 }
 
 impl Gate {
+    /// GET `path` of the webhook over HTTPS (trusting the certificate start_gate made).
+    fn get(&self, path: &str) -> String {
+        let out = std::process::Command::new("curl")
+            .args(["-sf", "--cacert"])
+            .arg(self._dir.path().join("tls.crt"))
+            .arg(format!("https://127.0.0.1:{}{path}", self.port))
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The sum of the webhook's metric samples whose line starts with `prefix`.
+    fn metric(&self, prefix: &str) -> f64 {
+        self.get("/metrics")
+            .lines()
+            .filter(|l| l.starts_with(prefix))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    /// POSTs the AdmissionReview `body` to /validate: the webhook's AdmissionReview answer.
+    fn validate(&self, body: &str) -> Value {
+        let mut child = std::process::Command::new("curl")
+            .args([
+                "-sf",
+                "-H",
+                "content-type: application/json",
+                "--data-binary",
+                "@-",
+                "--cacert",
+            ])
+            .arg(self._dir.path().join("tls.crt"))
+            .arg(format!("https://127.0.0.1:{}/validate", self.port))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("curl");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(body.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+    }
+
     fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
@@ -108,6 +159,7 @@ async fn start_gate(client: &Client, ns: &str, extra: &[&str]) -> Gate {
         child: Some(child),
         config: config.clone(),
         _dir: dir,
+        port,
     };
     assert!(
         ready.is_some(),
@@ -196,10 +248,23 @@ async fn label_namespace(client: &Client, ns: &str, labels: Value) {
 /// Creates a HardenedRelease for digest `d` in `ns` and writes the status the controller
 /// would: Verified/Ready, or Blocked with `reasons`.
 async fn release(client: &Client, ns: &str, name: &str, d: &str, ready: bool, reasons: &[&str]) {
+    release_of(client, ns, name, &image(d), d, ready, reasons).await
+}
+
+/// [`release`] of the image reference `img` (pinned to `d`).
+async fn release_of(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    img: &str,
+    d: &str,
+    ready: bool,
+    reasons: &[&str],
+) {
     let api: Api<HardenedRelease> = Api::namespaced(client.clone(), ns);
     let hr: HardenedRelease = serde_json::from_value(json!({
         "apiVersion": "releasegate.dev/v1alpha1", "kind": "HardenedRelease",
-        "metadata": {"name": name}, "spec": {"image": image(d)}
+        "metadata": {"name": name}, "spec": {"image": img}
     }))
     .unwrap();
     let created = api
@@ -753,6 +818,7 @@ async fn self_managed_certificates_are_trusted_by_the_api_server_and_renewed_wit
         child: None,
         config: release_name.clone(),
         _dir: tempfile::tempdir().unwrap(),
+        port: 0,
     };
     let root = env!("CARGO_MANIFEST_DIR");
     let digest =
@@ -786,6 +852,7 @@ async fn self_managed_certificates_are_trusted_by_the_api_server_and_renewed_wit
         child: Some(spawn(port)),
         config: format!("{release_name}-unused"),
         _dir: dir,
+        port,
     };
     assert!(
         routed(&ns.name, Duration::from_secs(60)).await,
@@ -827,6 +894,7 @@ async fn self_managed_certificates_are_trusted_by_the_api_server_and_renewed_wit
         child: Some(spawn(port2)),
         config: format!("{release_name}-unused"),
         _dir: tempfile::tempdir().unwrap(),
+        port: port2,
     };
     let agreed = wait_until(Duration::from_secs(30), || async {
         let stored = secret_pem(&gate_ns.name, &secret, "tls.crt")?;
@@ -860,4 +928,144 @@ async fn self_managed_certificates_are_trusted_by_the_api_server_and_renewed_wit
     assert!(restored.is_some(), "the caBundle was not restored");
     assert!(routed(&ns.name, Duration::from_secs(10)).await);
     gate.stop();
+}
+
+const LOOKUPS: &str = "releasegate_admission_tag_lookups_total";
+
+/// Lenient tag resolution against a real registry, and the registry outage: in a namespace
+/// labelled lenient, a tag-only image is resolved (one lookup, then cached) and judged as its
+/// digest, admitted with a Ready release and denied without one; a strict namespace denies the
+/// same tag without a lookup. Digest-pinned images never cause a registry call (the registry's
+/// access log and the lookup counter do not move), so with the registry stopped verified
+/// workloads are still admitted and unverified ones still denied, while a tag that needs a
+/// lookup now fails closed with the reason.
+#[tokio::test]
+#[ignore = "needs the real test bed: make test"]
+async fn lenient_tags_resolve_through_the_registry_and_digest_pinned_images_never_call_it() {
+    let client = client().await;
+    apply_crds(&client).await;
+    let registry = evidence_support::Registry::start();
+    let pinned = registry.push_image("team/app", "1.0");
+    let (app, digest) = pinned.split_once('@').unwrap();
+    let tagged = format!("{}/team/app:1.0", registry.host);
+    assert!(app.ends_with("team/app"));
+    let unverified = registry.push_image("team/other", "2.0");
+    let unverified_tag = format!("{}/team/other:2.0", registry.host);
+    let unverified_digest = unverified.split_once('@').unwrap().1.to_string();
+
+    let ns = TestNamespace::new(&client, "admit-lenient").await;
+    let strict = TestNamespace::new(&client, "admit-strict").await;
+    label_namespace(&client, &ns.name, json!({})).await;
+    release_of(&client, &ns.name, "app", &pinned, digest, true, &[]).await;
+    release_of(&client, &strict.name, "app", &pinned, digest, true, &[]).await;
+    let gate = start_gate(
+        &client,
+        &ns.name,
+        &["--tag-lookup-insecure-registry", &registry.host],
+    )
+    .await;
+    // Route the strict namespace to the same webhook too.
+    label_namespace(
+        &client,
+        &strict.name,
+        json!({"releasegate.dev/e2e-gate": ns.name}),
+    )
+    .await;
+    label_namespace(
+        &client,
+        &ns.name,
+        json!({"releasegate.dev/tag-resolution": "lenient"}),
+    )
+    .await;
+    assert_eq!(gate.metric(LOOKUPS), 0.0, "no lookup before lenient mode");
+
+    // Lenient: the tag resolves to the released digest and is admitted; a second use is
+    // served from the cache.
+    let (ok, _, err) = wait_until(Duration::from_secs(30), || async {
+        let r = kubectl_apply(&ns.name, &pod_yaml("tagged", &tagged));
+        r.0.then_some(r)
+    })
+    .await
+    .unwrap_or_else(|| {
+        let r = kubectl_apply(&ns.name, &pod_yaml("tagged", &tagged));
+        panic!(
+            "the tag-only image was not admitted in lenient mode: {}",
+            r.2
+        )
+    });
+    assert!(ok, "{err}");
+    let resolved = gate.metric(&format!("{LOOKUPS}{{result=\"resolved\"}}"));
+    assert!(resolved >= 1.0, "resolved {resolved}");
+    let (ok, _, err) = kubectl_apply(&ns.name, &deployment_yaml("tagged", &tagged));
+    assert!(ok, "{err}");
+    assert!(gate.metric(&format!("{LOOKUPS}{{result=\"cached\"}}")) >= 1.0);
+    assert_eq!(
+        gate.metric(&format!("{LOOKUPS}{{result=\"resolved\"}}")),
+        resolved,
+        "the cached tag was looked up again"
+    );
+    // Lenient judges the digest: a tag whose digest has no release is denied for that.
+    assert_denied(
+        kubectl_apply(&ns.name, &pod_yaml("other", &unverified_tag)),
+        &[&unverified_digest, "has no HardenedRelease"],
+    );
+    // Strict (the default): the same tag is denied without a lookup.
+    let before = gate.metric(LOOKUPS);
+    assert_denied(
+        kubectl_apply(&strict.name, &pod_yaml("tagged", &tagged)),
+        &["is not pinned by digest", "<image>@sha256:<digest>"],
+    );
+    assert_eq!(
+        gate.metric(LOOKUPS),
+        before,
+        "strict mode looked the tag up"
+    );
+
+    // Digest-pinned images, registry up: no call at all (its access log does not move).
+    let calls = registry.access_log().lines().count();
+    let lookups = gate.metric(LOOKUPS);
+    assert!(kubectl_apply(&ns.name, &pod_yaml("pinned-up", &pinned)).0);
+    assert_denied(
+        kubectl_apply(&ns.name, &pod_yaml("unverified-up", &unverified)),
+        &["has no HardenedRelease"],
+    );
+    assert_eq!(
+        registry.access_log().lines().count(),
+        calls,
+        "a digest-pinned image called the registry:\n{}",
+        registry.access_log()
+    );
+    assert_eq!(gate.metric(LOOKUPS), lookups);
+
+    // The registry stops: digest-pinned decisions are unchanged and make no lookup.
+    let host = registry.host.clone();
+    drop(registry);
+    assert!(
+        std::net::TcpStream::connect(&host).is_err(),
+        "the registry still listens"
+    );
+    let latency_before = gate.metric("releasegate_admission_decision_seconds_count");
+    assert!(kubectl_apply(&ns.name, &pod_yaml("pinned-down", &pinned)).0);
+    assert!(kubectl_apply(&ns.name, &deployment_yaml("pinned-down", &pinned)).0);
+    assert_denied(
+        kubectl_apply(&ns.name, &pod_yaml("unverified-down", &unverified)),
+        &["has no HardenedRelease"],
+    );
+    assert_eq!(
+        gate.metric(LOOKUPS),
+        lookups,
+        "a digest-pinned image made a lookup with the registry down"
+    );
+    assert!(gate.metric("releasegate_admission_decision_seconds_count") >= latency_before + 3.0);
+    // A tag that needs a lookup now fails closed, naming the image and the cause.
+    let fresh = format!("{host}/team/app:never-resolved");
+    assert_denied(
+        kubectl_apply(&ns.name, &pod_yaml("fresh", &fresh)),
+        &[
+            &format!("image \"{fresh}\" could not be resolved to a digest"),
+            "fails closed",
+            "pin the image by digest",
+        ],
+    );
+    assert!(gate.metric(&format!("{LOOKUPS}{{result=\"failed\"}}")) >= 1.0);
 }

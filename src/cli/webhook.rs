@@ -4,8 +4,10 @@
 
 use crate::admission::certs::{CertConfig, SelfManaged};
 use crate::admission::report::AuditSink;
+use crate::admission::resolve::{TagResolution, TagResolver};
 use crate::admission::server::{AdmissionState, routes};
 use crate::admission::{Admission, AdmissionConfig, Mode, ReleaseIndex};
+use crate::evidence::{RegistryClient, RegistryConfig};
 use crate::policy::PolicyHolder;
 use crate::shutdown::Shutdown;
 use crate::telemetry::Metrics;
@@ -62,8 +64,103 @@ pub struct WebhookArgs {
         default_value_t = 2000
     )]
     pub admission_deadline_ms: u64,
+    /// Write every AdmissionReview the webhook judges to DIR/<uid>.json, to reproduce a
+    /// decision (`release-gate admission input --review FILE`, then `release-gate policy
+    /// eval`). A debugging aid: the files hold the workloads' specs.
+    #[arg(long, env = "RELEASE_GATE_RECORD_REVIEWS")]
+    pub record_reviews: Option<PathBuf>,
     #[command(flatten)]
     pub certs: SelfManagedCertArgs,
+    #[command(flatten)]
+    pub tags: TagResolutionArgs,
+}
+
+/// Flags of tag resolution (tag-only images).
+#[derive(Debug, Clone, Args)]
+pub struct TagResolutionArgs {
+    /// What a tag-only image gets where the namespace has no `releasegate.dev/tag-resolution`
+    /// label: strict (denied: pin the image by digest) or lenient (resolved to its digest by a
+    /// short, cached registry lookup, then judged as that digest; a failed lookup denies).
+    #[arg(long, env = "RELEASE_GATE_TAG_RESOLUTION", value_enum, default_value_t = TagResolution::Strict)]
+    pub tag_resolution: TagResolution,
+    /// How long a resolved tag is reused without asking the registry again (e.g. 60s, 5m).
+    #[arg(long, env = "RELEASE_GATE_TAG_CACHE_TTL", default_value = "60s",
+          value_parser = crate::evidence::vuln_facts::parse_duration)]
+    pub tag_cache_ttl: Duration,
+    /// Budget of one tag lookup in milliseconds; below --admission-deadline-ms, so a slow
+    /// registry is a clear denial, not a timeout.
+    #[arg(
+        long,
+        env = "RELEASE_GATE_TAG_LOOKUP_TIMEOUT_MS",
+        default_value_t = 1000
+    )]
+    pub tag_lookup_timeout_ms: u64,
+    /// Registry hosts (host:port) tag lookups reach over plain HTTP. Repeat or comma-separate.
+    #[arg(
+        long = "tag-lookup-insecure-registry",
+        env = "RELEASE_GATE_INSECURE_REGISTRIES",
+        value_delimiter = ','
+    )]
+    pub tag_lookup_insecure_registries: Vec<String>,
+    /// Registry credentials for tag lookups: a docker `config.json` / `.dockerconfigjson`.
+    #[arg(long, env = "RELEASE_GATE_REGISTRY_CONFIG")]
+    pub tag_lookup_registry_config: Option<PathBuf>,
+    /// Extra CA certificates (PEM) trusted for registry TLS by tag lookups.
+    #[arg(long, env = "RELEASE_GATE_REGISTRY_CA_FILE")]
+    pub tag_lookup_registry_ca_file: Option<PathBuf>,
+}
+
+impl TagResolutionArgs {
+    /// The default resolution and the resolver (always built: a namespace label may ask for
+    /// lenient resolution where the default is strict). The lookup must fit the deadline.
+    fn build(self, deadline_ms: u64) -> anyhow::Result<(TagResolution, TagResolver)> {
+        let TagResolutionArgs {
+            tag_resolution,
+            tag_cache_ttl,
+            tag_lookup_timeout_ms,
+            tag_lookup_insecure_registries,
+            tag_lookup_registry_config,
+            tag_lookup_registry_ca_file,
+        } = self;
+        if tag_lookup_timeout_ms == 0 || tag_lookup_timeout_ms >= deadline_ms {
+            anyhow::bail!(
+                "--tag-lookup-timeout-ms {tag_lookup_timeout_ms} must be above 0 and below --admission-deadline-ms {deadline_ms}, so a slow registry is answered with a clear denial"
+            );
+        }
+        let credentials = match &tag_lookup_registry_config {
+            Some(p) => {
+                let bytes = std::fs::read(p).with_context(|| {
+                    format!("cannot read --tag-lookup-registry-config {}", p.display())
+                })?;
+                crate::evidence::registry::parse_docker_config(&bytes)
+                    .with_context(|| format!("--tag-lookup-registry-config {}", p.display()))?
+            }
+            None => Default::default(),
+        };
+        let extra_ca_pem = match &tag_lookup_registry_ca_file {
+            Some(p) => Some(std::fs::read(p).with_context(|| {
+                format!("cannot read --tag-lookup-registry-ca-file {}", p.display())
+            })?),
+            None => None,
+        };
+        let timeout = Duration::from_millis(tag_lookup_timeout_ms);
+        let registry = RegistryClient::new(RegistryConfig {
+            insecure: tag_lookup_insecure_registries,
+            extra_ca_pem,
+            credentials,
+            timeout: Some(timeout),
+        })
+        .context("cannot build the registry client for tag lookups")?;
+        Ok((
+            tag_resolution,
+            TagResolver::new(
+                registry,
+                tag_cache_ttl,
+                timeout,
+                Metrics::shared().admission.tag_lookups.clone(),
+            ),
+        ))
+    }
 }
 
 /// Flags of the self-managed certificates (the chart's default when cert-manager is not used).
@@ -197,8 +294,11 @@ pub async fn run(
         admission_mode,
         exempt_namespaces,
         admission_deadline_ms,
+        record_reviews,
         certs,
+        tags,
     } = args;
+    let (tag_resolution, resolver) = tags.build(admission_deadline_ms)?;
     let SelfManagedCertArgs {
         self_managed_certs,
         cert_secret,
@@ -233,15 +333,18 @@ pub async fn run(
         config: AdmissionConfig {
             default_mode: admission_mode,
             exempt_namespaces: exempt_namespaces.into_iter().collect(),
+            tag_resolution,
         },
         policy: policy.clone(),
         index: index.clone(),
         audit,
+        resolver: Some(resolver),
     });
     let state = AdmissionState {
         admission,
         metrics: Metrics::shared().admission.clone(),
         deadline,
+        record_reviews,
     };
     let tls = match (tls_cert, tls_key, client) {
         (_, _, Some(client)) if self_managed_certs => {
@@ -306,6 +409,18 @@ pub async fn run(
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route(
+            "/metrics",
+            get(|| async {
+                (
+                    [(
+                        "content-type",
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    )],
+                    Metrics::shared().encode(),
+                )
+            }),
+        )
+        .route(
             "/readyz",
             get(move || {
                 let policy = policy.clone();
@@ -328,6 +443,81 @@ pub async fn run(
         .await
         .with_context(|| format!("webhook server on {webhook_addr}"))?;
     tracing::info!("webhook shut down cleanly");
+    Ok(())
+}
+
+/// Flags of `release-gate admission input`.
+#[derive(Debug, Clone, Args)]
+pub struct AdmissionInputArgs {
+    /// The AdmissionReview (JSON), e.g. one written by `webhook --record-reviews DIR`.
+    #[arg(long, env = "RELEASE_GATE_ADMISSION_REVIEW")]
+    pub review: PathBuf,
+    /// How long to wait for the release index to sync with the API server, in seconds.
+    #[arg(
+        long,
+        env = "RELEASE_GATE_ADMISSION_SYNC_TIMEOUT",
+        default_value_t = 30
+    )]
+    pub sync_timeout: u64,
+    #[command(flatten)]
+    pub tags: TagResolutionArgs,
+}
+
+/// `release-gate admission input`: prints the policy input the webhook builds for a review,
+/// from the cluster's current releases, Decisions and Namespaces (and lenient tag resolution
+/// as configured), so the decision can be replayed with `release-gate policy eval --input`.
+pub async fn print_input(args: AdmissionInputArgs) -> anyhow::Result<()> {
+    let AdmissionInputArgs {
+        review,
+        sync_timeout,
+        tags,
+    } = args;
+    let body = std::fs::read(&review)
+        .with_context(|| format!("cannot read --review {}", review.display()))?;
+    let parsed = crate::admission::review::Review::parse(&body)
+        .with_context(|| format!("--review {}", review.display()))?;
+    let namespace = parsed.namespace().map(str::to_string).with_context(|| {
+        format!(
+            "--review {}: request.namespace is missing",
+            review.display()
+        )
+    })?;
+    let (tag_resolution, resolver) = tags.build(u64::MAX)?;
+    let client = kube::Client::try_default()
+        .await
+        .context("the release index needs the API server: set KUBECONFIG")?;
+    let index = ReleaseIndex::start(client);
+    let started = std::time::Instant::now();
+    while !index.synced() {
+        if started.elapsed() > Duration::from_secs(sync_timeout) {
+            anyhow::bail!(
+                "the release index did not sync with the API server within {sync_timeout} s"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let admission = Admission {
+        config: AdmissionConfig {
+            tag_resolution,
+            ..AdmissionConfig::default()
+        },
+        policy: None,
+        index: None,
+        audit: None,
+        resolver: Some(resolver),
+    };
+    let labels = index.namespace_labels(&namespace);
+    let input = admission
+        .input(&parsed, parsed.kind(), &namespace, &labels, &index)
+        .await
+        .map_err(|reasons| {
+            anyhow::anyhow!(
+                "the webhook would deny before the policy: {}",
+                reasons.join("; ")
+            )
+        })?;
+    let text = serde_json::to_string_pretty(&input).context("cannot print the input")?;
+    println!("{text}");
     Ok(())
 }
 
