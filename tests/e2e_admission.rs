@@ -1069,3 +1069,174 @@ async fn lenient_tags_resolve_through_the_registry_and_digest_pinned_images_neve
     );
     assert!(gate.metric(&format!("{LOOKUPS}{{result=\"failed\"}}")) >= 1.0);
 }
+
+/// The AdmissionReviews `dir` holds (written by `--record-reviews`) for `kind`/`name`.
+fn recorded_review(dir: &std::path::Path, kind: &str, name: &str) -> Option<std::path::PathBuf> {
+    std::fs::read_dir(dir).ok()?.flatten().find_map(|e| {
+        let v: Value = serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok()?;
+        (v["request"]["kind"]["kind"] == kind
+            && v["request"]["name"] == name
+            && v["request"]["operation"] == "CREATE")
+            .then(|| e.path())
+    })
+}
+
+/// The CI path: `release-gate admission input --review FILE` (the input the webhook builds,
+/// from the cluster), then `release-gate policy eval` of the admission decision on it with the
+/// pinned bundle: (allowed, reasons).
+fn replay_in_ci(review: &std::path::Path, digest: &str) -> (bool, Vec<String>) {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let input = std::process::Command::new(env!("CARGO_BIN_EXE_release-gate"))
+        .args(["admission", "input", "--review"])
+        .arg(review)
+        .output()
+        .expect("release-gate admission input");
+    assert!(
+        input.status.success(),
+        "admission input: {}",
+        String::from_utf8_lossy(&input.stderr)
+    );
+    let file = review.with_extension("input.json");
+    std::fs::write(&file, &input.stdout).unwrap();
+    let eval = std::process::Command::new(env!("CARGO_BIN_EXE_release-gate"))
+        .current_dir(root)
+        .args(["policy", "eval", "-d", "policies", "--digest", digest])
+        .args(["--query", "data.releasegate.admission.decision", "--input"])
+        .arg(&file)
+        .output()
+        .expect("release-gate policy eval");
+    assert!(
+        eval.status.success(),
+        "policy eval: {}",
+        String::from_utf8_lossy(&eval.stderr)
+    );
+    let decision: Value = serde_json::from_slice(&eval.stdout).expect("a JSON decision");
+    let reasons = decision["reasons"]
+        .as_array()
+        .expect("reasons")
+        .iter()
+        .map(|r| r.as_str().unwrap().to_string())
+        .collect();
+    (decision["allowed"].as_bool().expect("allowed"), reasons)
+}
+
+/// The same AdmissionReview gets the same verdict three ways: through the real API server and
+/// the webhook in enforce mode (what kubectl prints), replayed in CI (`admission input` +
+/// `policy eval`), and replayed through the webhook in audit mode (admitted, with the same
+/// reasons in the audit Event); for an admitted and a denied Deployment.
+#[tokio::test]
+#[ignore = "needs the real test bed: make test"]
+async fn a_review_replayed_in_ci_enforce_and_audit_mode_gets_the_same_verdict() {
+    let client = client().await;
+    apply_crds(&client).await;
+    let ns = TestNamespace::new(&client, "admit-replay").await;
+    label_namespace(&client, &ns.name, json!({})).await;
+    release(&client, &ns.name, "app", D1, true, &[]).await;
+    release(
+        &client,
+        &ns.name,
+        "blocked",
+        D2,
+        false,
+        &["release blocked: 1 critical vulnerability (CVE-2026-0003) blocks the release"],
+    )
+    .await;
+    let records = tempfile::tempdir().unwrap();
+    let records_dir = records.path().to_str().unwrap().to_string();
+    let gate = start_gate(&client, &ns.name, &["--record-reviews", &records_dir]).await;
+    let digest = release_gate::policy::Bundle::from_dir(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"),
+    )
+    .expect("bundle")
+    .digest();
+
+    // Enforce, through the API server.
+    let (ok, _, err) = kubectl_apply(&ns.name, &deployment_yaml("good", &image(D1)));
+    assert!(ok, "{err}");
+    let two_images = deployment_yaml("bad", &image(D2)).replace(
+        "      containers:\n",
+        &format!(
+            "      containers:\n      - name: sidecar\n        image: {}\n",
+            image("sha256:4444444444444444444444444444444444444444444444444444444444444444")
+        ),
+    );
+    let (ok, _, enforce_err) = kubectl_apply(&ns.name, &two_images);
+    assert!(!ok, "the bad Deployment was admitted");
+
+    let good = wait_until(Duration::from_secs(10), || async {
+        recorded_review(records.path(), "Deployment", "good")
+    })
+    .await
+    .expect("the good Deployment's review was recorded");
+    let bad = wait_until(Duration::from_secs(10), || async {
+        recorded_review(records.path(), "Deployment", "bad")
+    })
+    .await
+    .expect("the bad Deployment's review was recorded");
+
+    // CI: the same verdicts.
+    let (allowed, reasons) = replay_in_ci(&good, &digest);
+    assert!(allowed && reasons.is_empty(), "{reasons:?}");
+    let (allowed, reasons) = replay_in_ci(&bad, &digest);
+    assert!(!allowed);
+    assert!(
+        reasons.len() >= 2,
+        "one reason per offending image: {reasons:?}"
+    );
+    let message = format!(
+        "release-gate denied the request:\n- {}",
+        reasons.join("\n- ")
+    );
+    assert!(
+        enforce_err.contains(&message),
+        "kubectl printed:\n{enforce_err}\nCI decided:\n{message}"
+    );
+
+    // The webhook, replayed directly (enforce): the same answer.
+    let body = |p: &std::path::Path| std::fs::read_to_string(p).unwrap();
+    let answer = gate.validate(&body(&good));
+    assert_eq!(answer["response"]["allowed"], true, "{answer}");
+    let answer = gate.validate(&body(&bad));
+    assert_eq!(answer["response"]["allowed"], false, "{answer}");
+    assert_eq!(answer["response"]["status"]["message"], message.as_str());
+
+    // Audit mode: admitted, and the audit Event carries the same reasons.
+    label_namespace(&client, &ns.name, json!({"releasegate.dev/mode": "audit"})).await;
+    let audited = wait_until(Duration::from_secs(30), || async {
+        let a = gate.validate(&body(&bad));
+        (a["response"]["allowed"] == true).then_some(a)
+    })
+    .await
+    .expect("admitted in audit mode within 30 s");
+    assert!(
+        audited["response"]
+            .get("warnings")
+            .is_none_or(Value::is_null),
+        "{audited}"
+    );
+    assert_eq!(gate.validate(&body(&good))["response"]["allowed"], true);
+    let note = wait_until(Duration::from_secs(30), || async {
+        let events: Value = serde_json::from_str(&support::kubectl(&[
+            "get",
+            "events.events.k8s.io",
+            "-n",
+            &ns.name,
+            "-o",
+            "json",
+        ]))
+        .ok()?;
+        events["items"].as_array()?.iter().find_map(|e| {
+            (e["reason"] == "PolicyViolation" && e["regarding"]["name"] == "bad")
+                .then(|| e["note"].as_str().unwrap_or("").to_string())
+        })
+    })
+    .await
+    .expect("an audit Event for the bad Deployment");
+    assert_eq!(
+        note,
+        format!(
+            "release-gate (audit mode) would deny: {}",
+            reasons.join("; ")
+        )
+    );
+}
