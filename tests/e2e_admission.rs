@@ -3,9 +3,13 @@
 //! and kubectl shows what it says. Each test starts its own webhook process and a
 //! ValidatingWebhookConfiguration scoped by a namespace label to its own namespace, so tests
 //! run side by side. The releases' statuses are written by the test (the controller is not
-//! running here): admission reads verdicts, it does not make them.
+//! running here): admission reads verdicts, it does not make them. Lenient tag resolution and
+//! the registry outage use a real registry (`docker-registry`); the self-managed certificates
+//! run the webhook as the chart's ServiceAccount with only the chart's RBAC.
 
-#[allow(dead_code)]
+// Both support modules include tests/common/unique.rs.
+#![allow(clippy::duplicate_mod)]
+
 mod evidence_support;
 mod support;
 

@@ -61,13 +61,13 @@ pub enum CertError {
         namespace: String,
         name: String,
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     #[error("cannot write the caBundle into ValidatingWebhookConfiguration {name}: {source}")]
     CaBundle {
         name: String,
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     #[error("cannot load the issued certificate into the TLS server: {0}")]
     Load(#[source] std::io::Error),
@@ -343,7 +343,7 @@ impl SelfManaged {
             action,
             namespace: self.config.namespace.clone(),
             name: self.config.secret.clone(),
-            source,
+            source: Box::new(source),
         }
     }
 
@@ -411,7 +411,7 @@ impl SelfManaged {
         let name = &self.config.webhook_configuration;
         let err = |source| CertError::CaBundle {
             name: name.clone(),
-            source,
+            source: Box::new(source),
         };
         let api: Api<ValidatingWebhookConfiguration> = Api::all(self.client.clone());
         let vwc = api.get(name).await.map_err(err)?;
