@@ -936,6 +936,30 @@ async fn self_managed_certificates_are_trusted_by_the_api_server_and_renewed_wit
 
 const LOOKUPS: &str = "releasegate_admission_tag_lookups_total";
 
+/// The webhook's mean decision time (its own histogram) over `n` replays of a Pod review
+/// running `img` in `ns`.
+fn mean_decision_ms(gate: &Gate, ns: &str, img: &str, n: usize) -> f64 {
+    let review = json!({
+        "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+        "request": {
+            "uid": "latency", "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "resource": {"group": "", "version": "v1", "resource": "pods"},
+            "namespace": ns, "name": "latency", "operation": "CREATE",
+            "userInfo": {"username": "kubernetes-admin", "groups": ["system:masters", "system:authenticated"]},
+            "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "latency", "namespace": ns},
+                       "spec": {"containers": [{"name": "app", "image": img}]}},
+        }
+    })
+    .to_string();
+    let sum = gate.metric("releasegate_admission_decision_seconds_sum");
+    let count = gate.metric("releasegate_admission_decision_seconds_count");
+    for _ in 0..n {
+        gate.validate(&review);
+    }
+    (gate.metric("releasegate_admission_decision_seconds_sum") - sum) * 1e3
+        / (gate.metric("releasegate_admission_decision_seconds_count") - count)
+}
+
 /// Lenient tag resolution against a real registry, and the registry outage: in a namespace
 /// labelled lenient, a tag-only image is resolved (one lookup, then cached) and judged as its
 /// digest, admitted with a Ready release and denied without one; a strict namespace denies the
@@ -1028,6 +1052,10 @@ async fn lenient_tags_resolve_through_the_registry_and_digest_pinned_images_neve
     // Digest-pinned images, registry up: no call at all (its access log does not move).
     let calls = registry.access_log().lines().count();
     let lookups = gate.metric(LOOKUPS);
+    let (sum, count) = (
+        gate.metric("releasegate_admission_decision_seconds_sum"),
+        gate.metric("releasegate_admission_decision_seconds_count"),
+    );
     assert!(kubectl_apply(&ns.name, &pod_yaml("pinned-up", &pinned)).0);
     assert_denied(
         kubectl_apply(&ns.name, &pod_yaml("unverified-up", &unverified)),
@@ -1041,6 +1069,10 @@ async fn lenient_tags_resolve_through_the_registry_and_digest_pinned_images_neve
     );
     assert_eq!(gate.metric(LOOKUPS), lookups);
 
+    let mean_up = (gate.metric("releasegate_admission_decision_seconds_sum") - sum)
+        / (gate.metric("releasegate_admission_decision_seconds_count") - count);
+    let replay_up = mean_decision_ms(&gate, &ns.name, &pinned, 50);
+
     // The registry stops: digest-pinned decisions are unchanged and make no lookup.
     let host = registry.host.clone();
     drop(registry);
@@ -1049,6 +1081,7 @@ async fn lenient_tags_resolve_through_the_registry_and_digest_pinned_images_neve
         "the registry still listens"
     );
     let latency_before = gate.metric("releasegate_admission_decision_seconds_count");
+    let sum_before = gate.metric("releasegate_admission_decision_seconds_sum");
     assert!(kubectl_apply(&ns.name, &pod_yaml("pinned-down", &pinned)).0);
     assert!(kubectl_apply(&ns.name, &deployment_yaml("pinned-down", &pinned)).0);
     assert_denied(
@@ -1060,7 +1093,20 @@ async fn lenient_tags_resolve_through_the_registry_and_digest_pinned_images_neve
         lookups,
         "a digest-pinned image made a lookup with the registry down"
     );
-    assert!(gate.metric("releasegate_admission_decision_seconds_count") >= latency_before + 3.0);
+    let decided = gate.metric("releasegate_admission_decision_seconds_count") - latency_before;
+    assert!(decided >= 3.0);
+    // Shown, not asserted (timing on a shared machine): the mean decision time of the
+    // digest-pinned requests with the registry up and down.
+    let mean_down =
+        (gate.metric("releasegate_admission_decision_seconds_sum") - sum_before) / decided;
+    let replay_down = mean_decision_ms(&gate, &ns.name, &pinned, 50);
+    eprintln!(
+        "digest-pinned decisions through the API server: mean {:.3} ms with the registry up, {:.3} ms with it down ({decided} decisions); \
+         50 replays of one review: mean {replay_up:.3} ms up, {replay_down:.3} ms down",
+        mean_up * 1e3,
+        mean_down * 1e3
+    );
+    assert_eq!(gate.metric(LOOKUPS), lookups, "the replays made a lookup");
     // A tag that needs a lookup now fails closed, naming the image and the cause.
     let fresh = format!("{host}/team/app:never-resolved");
     assert_denied(
@@ -1242,5 +1288,65 @@ async fn a_review_replayed_in_ci_enforce_and_audit_mode_gets_the_same_verdict() 
             "release-gate (audit mode) would deny: {}",
             reasons.join("; ")
         )
+    );
+}
+
+/// The chart's two certificate modes render what they promise: self-managed (the default)
+/// passes the webhook its Secret, Service and configuration and grants only that Secret and
+/// that configuration; cert-manager makes a Certificate, asks for the CA to be injected and
+/// mounts the issued Secret; an unknown mode is refused naming the value.
+#[test]
+#[ignore = "needs helm (the test bed's tools)"]
+fn the_chart_renders_self_managed_and_cert_manager_certificates() {
+    let chart = concat!(env!("CARGO_MANIFEST_DIR"), "/charts/release-gate");
+    let render = |sets: &[&str]| {
+        let mut c = std::process::Command::new("helm");
+        c.args(["template", "gate", chart, "--namespace", "gate-ns"]);
+        for s in sets {
+            c.args(["--set", s]);
+        }
+        let out = c.output().expect("helm on PATH");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, yaml, err) = render(&[]);
+    assert!(ok, "{err}");
+    for expected in [
+        "- {name: RELEASE_GATE_SELF_MANAGED_CERTS, value: \"true\"}",
+        "- {name: RELEASE_GATE_CERT_SECRET, value: \"gate-webhook-tls\"}",
+        "- {name: RELEASE_GATE_WEBHOOK_NAMESPACE, value: \"gate-ns\"}",
+        "- {name: RELEASE_GATE_WEBHOOK_CONFIGURATION, value: \"gate\"}",
+        "resourceNames: [gate-webhook-tls]\n    verbs: [get, update]",
+        "resourceNames: [gate]\n    verbs: [get, patch]",
+    ] {
+        assert!(yaml.contains(expected), "missing {expected:?} in:\n{yaml}");
+    }
+    assert!(!yaml.contains("cert-manager.io"), "{yaml}");
+    assert!(!yaml.contains("RELEASE_GATE_TLS_CERT"), "{yaml}");
+
+    let (ok, yaml, err) = render(&["webhook.certificates.mode=cert-manager"]);
+    assert!(ok, "{err}");
+    for expected in [
+        "kind: Certificate",
+        "kind: Issuer",
+        "cert-manager.io/inject-ca-from: gate-ns/gate-webhook",
+        "- gate.gate-ns.svc\n",
+        "secretName: gate-webhook-tls",
+        "- {name: RELEASE_GATE_TLS_CERT, value: /tls/tls.crt}",
+        "secret: {secretName: gate-webhook-tls}",
+    ] {
+        assert!(yaml.contains(expected), "missing {expected:?} in:\n{yaml}");
+    }
+    assert!(!yaml.contains("RELEASE_GATE_SELF_MANAGED_CERTS"), "{yaml}");
+    assert!(!yaml.contains("kind: Role\n"), "{yaml}");
+
+    let (ok, _, err) = render(&["webhook.certificates.mode=self-signed"]);
+    assert!(!ok);
+    assert!(
+        err.contains("webhook.certificates.mode: \"self-signed\" is not one of"),
+        "{err}"
     );
 }
