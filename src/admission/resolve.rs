@@ -4,6 +4,11 @@
 //! to the policy, which denies it ("pin the image by digest"). A lookup that fails or overruns
 //! is a denial naming the image and why (fail closed). A digest-pinned image never reaches this
 //! module, so it never causes an outbound call.
+//!
+//! Why strict is the default: a validating webhook cannot rewrite the image, so the kubelet
+//! still pulls the tag, which may have moved since the lookup (or since the cached one, up to
+//! the TTL). Lenient mode judges the digest the tag named at admission time; it suits
+//! namespaces on the way to pinning, not ones that need the guarantee.
 
 use crate::evidence::{ImageRef, RegistryClient};
 use prometheus_client::encoding::EncodeLabelSet;
