@@ -249,7 +249,8 @@ pub fn plan(
     let names = config.names();
     let serving_ok = |s: &CertSet| {
         s.names == names
-            && KeyPair::from_pem(&s.key_pem).is_ok()
+            && key_matches(&s.cert_pem, &s.key_pem)
+            && chains_to_ca(s, &names[0], now)
             && renew_at(&s.cert_pem, config.lifetime, config.renew_fraction) > now
     };
     let ca_ok = |s: &CertSet| {
@@ -281,6 +282,57 @@ pub fn plan(
         key_pem,
         names,
     }))
+}
+
+/// True when `key_pem` is the private key of the certificate `cert_pem` (a hand-edited or
+/// half-written Secret is repaired, not served).
+fn key_matches(cert_pem: &str, key_pem: &str) -> bool {
+    let (Ok(key), Ok(der)) = (
+        KeyPair::from_pem(key_pem),
+        CertificateDer::from_pem_slice(cert_pem.as_bytes()),
+    ) else {
+        return false;
+    };
+    use rcgen::PublicKeyData as _;
+    x509_cert::Certificate::from_der(&der).is_ok_and(|c| {
+        c.tbs_certificate()
+            .subject_public_key_info()
+            .subject_public_key
+            .raw_bytes()
+            == key.der_bytes()
+    })
+}
+
+/// True when the serving certificate chains to the set's CA bundle for `name` at `now`, as
+/// the API server will check it.
+fn chains_to_ca(set: &CertSet, name: &str, now: SystemTime) -> bool {
+    use rustls::client::danger::ServerCertVerifier as _;
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in CertificateDer::pem_slice_iter(set.ca_pem.as_bytes()).flatten() {
+        if roots.add(ca).is_err() {
+            return false;
+        }
+    }
+    let (Ok(leaf), Ok(server)) = (
+        CertificateDer::from_pem_slice(set.cert_pem.as_bytes()),
+        rustls::pki_types::ServerName::try_from(name.to_string()),
+    ) else {
+        return false;
+    };
+    let Ok(verifier) = rustls::client::WebPkiServerVerifier::builder_with_provider(
+        roots.into(),
+        rustls::crypto::ring::default_provider().into(),
+    )
+    .build() else {
+        return false;
+    };
+    let at = rustls::pki_types::UnixTime::since_unix_epoch(
+        now.duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default(),
+    );
+    verifier
+        .verify_server_cert(&leaf, &[], &server, &[], at)
+        .is_ok()
 }
 
 fn first_pem_block(pem: &str) -> String {
@@ -558,6 +610,20 @@ mod tests {
         broken.key_pem = "garbage".into();
         let fixed = plan(Some(&broken), &cfg, now).unwrap().unwrap();
         assert_eq!(fixed.ca_pem, set.ca_pem);
+        // A key of another certificate, or a certificate from another CA: reissued by ours.
+        let other = plan(None, &cfg, now).unwrap().unwrap();
+        let mut wrong_key = set.clone();
+        wrong_key.key_pem = other.key_pem.clone();
+        let fixed = plan(Some(&wrong_key), &cfg, now).unwrap().unwrap();
+        assert!(key_matches(&fixed.cert_pem, &fixed.key_pem));
+        assert!(!key_matches(&wrong_key.cert_pem, &wrong_key.key_pem));
+        let mut foreign = set.clone();
+        foreign.cert_pem = other.cert_pem.clone();
+        foreign.key_pem = other.key_pem.clone();
+        let fixed = plan(Some(&foreign), &cfg, now).unwrap().unwrap();
+        assert_eq!(fixed.ca_pem, set.ca_pem);
+        assert!(chains_to_ca(&fixed, "release-gate.gate.svc", now));
+        assert!(!chains_to_ca(&foreign, "release-gate.gate.svc", now));
         let mut no_ca = set.clone();
         no_ca.ca_key_pem = "garbage".into();
         assert_ne!(

@@ -526,6 +526,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_tag_lookup_must_fit_inside_the_admission_deadline() {
+        let args = |ms: u64| TagResolutionArgs {
+            tag_resolution: TagResolution::Lenient,
+            tag_cache_ttl: Duration::from_secs(60),
+            tag_lookup_timeout_ms: ms,
+            tag_lookup_insecure_registries: vec![],
+            tag_lookup_registry_config: None,
+            tag_lookup_registry_ca_file: None,
+        };
+        for bad in [0, 2000, 5000] {
+            let e = args(bad).build(2000).err().expect("refused").to_string();
+            assert!(
+                e.contains("--tag-lookup-timeout-ms") && e.contains("--admission-deadline-ms 2000"),
+                "{e}"
+            );
+        }
+        assert!(args(1000).build(2000).is_ok());
+        let mut missing = args(1000);
+        missing.tag_lookup_registry_config = Some("/nonexistent/config.json".into());
+        let e = format!("{:#}", missing.build(2000).err().expect("refused"));
+        assert!(
+            e.contains("--tag-lookup-registry-config /nonexistent/config.json"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn readiness_says_which_bundle_or_why_none() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
         let pinned = PolicyHolder::new(
