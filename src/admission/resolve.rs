@@ -240,4 +240,43 @@ mod tests {
         let err = r.pin_all(["Not A Reference"]).await.unwrap_err();
         assert!(err[0].contains("not a valid reference"), "{err:?}");
     }
+
+    #[tokio::test]
+    async fn a_registry_that_does_not_answer_is_a_denial_within_the_budget() {
+        // A real socket that accepts and never answers.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        let hold = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((s, _)) = listener.accept().await {
+                open.push(s);
+            }
+        });
+        let lookups = Family::default();
+        let registry = RegistryClient::new(RegistryConfig {
+            insecure: vec![host.clone()],
+            ..Default::default()
+        })
+        .unwrap();
+        let r = TagResolver::new(
+            registry,
+            Duration::from_secs(60),
+            Duration::from_millis(300),
+            lookups.clone(),
+        );
+        let started = Instant::now();
+        let image = format!("{host}/app:1");
+        let err = r.pin_all([image.as_str()]).await.unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(err[0].contains("did not answer within 300 ms"), "{err:?}");
+        assert_eq!(count(&lookups, "failed"), 1);
+        // Failures are not cached: the next request asks again.
+        assert!(r.pin_all([image.as_str()]).await.is_err());
+        assert_eq!(count(&lookups, "failed"), 2);
+        hold.abort();
+    }
 }

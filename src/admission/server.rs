@@ -201,6 +201,44 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn recorded_reviews_are_named_by_the_uid_without_path_tricks() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = routes(AdmissionState {
+            admission: Arc::new(Admission {
+                config: AdmissionConfig::default(),
+                policy: None,
+                index: None,
+                audit: None,
+                resolver: None,
+            }),
+            metrics: AdmissionMetrics::default(),
+            deadline: Duration::from_secs(1),
+            record_reviews: Some(dir.path().to_path_buf()),
+        });
+        let body = serde_json::json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+            "request": {"uid": "../../x/y-1", "namespace": "team", "kind": {"kind": "Pod"}, "operation": "CREATE"}})
+        .to_string();
+        let res = app
+            .oneshot(
+                Request::post("/validate")
+                    .body(Body::from(body.clone()))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let path = dir.path().join("xy-1.json");
+        for _ in 0..100 {
+            if path.exists() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), body);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[tokio::test]
     async fn unknown_paths_are_404() {
         let res = app()
             .oneshot(Request::post("/mutate").body(Body::empty()).unwrap())
