@@ -932,6 +932,8 @@ async fn self_managed_certificates_are_trusted_by_the_api_server_and_renewed_wit
     assert!(restored.is_some(), "the caBundle was not restored");
     assert!(routed(&ns.name, Duration::from_secs(10)).await);
     gate.stop();
+    // The webhooks' logs are kept only when the test fails.
+    let _ = std::fs::remove_dir_all(&log_dir);
 }
 
 const LOOKUPS: &str = "releasegate_admission_tag_lookups_total";

@@ -64,7 +64,7 @@ pub struct WebhookArgs {
         default_value_t = 2000
     )]
     pub admission_deadline_ms: u64,
-    /// Write every AdmissionReview the webhook judges to DIR/<uid>.json, to reproduce a
+    /// Write every AdmissionReview the webhook receives to DIR/<uid>.json, to reproduce a
     /// decision (`release-gate admission input --review FILE`, then `release-gate policy
     /// eval`). A debugging aid: the files hold the workloads' specs.
     #[arg(long, env = "RELEASE_GATE_RECORD_REVIEWS")]
