@@ -3,8 +3,9 @@
 //! then the policy input from the request and an index snapshot, the pinned policy's verdict,
 //! and the answer in the mode's terms. Every failure on the way is a denial in enforce mode.
 
-use super::images::{KINDS, digest_of, images, update_keeps_images};
+use super::images::{KINDS, digest_of, images, pin_images, update_keeps_images};
 use super::index::ReleaseIndex;
+use super::resolve::TagResolution;
 use super::review::{Answer, Review};
 use crate::policy::input::AdmissionInput;
 use crate::policy::{ADMISSION_QUERY, PolicyHolder, PolicyInput, Verdict};
@@ -51,6 +52,8 @@ pub struct AdmissionConfig {
     pub default_mode: Mode,
     /// Namespaces admitted without a decision (the control plane's own, the gate's).
     pub exempt_namespaces: BTreeSet<String>,
+    /// Tag-only images in namespaces without a [`super::resolve::RESOLUTION_LABEL`].
+    pub tag_resolution: TagResolution,
 }
 
 impl Default for AdmissionConfig {
@@ -66,6 +69,7 @@ impl Default for AdmissionConfig {
             .into_iter()
             .map(String::from)
             .collect(),
+            tag_resolution: TagResolution::Strict,
         }
     }
 }
@@ -109,6 +113,9 @@ pub struct Admission {
     pub index: Option<ReleaseIndex>,
     /// Where warn and audit mode record what they let through.
     pub audit: Option<super::report::AuditSink>,
+    /// Resolves tag-only images where tag resolution is lenient; without it they stay
+    /// unresolved (and the policy denies them).
+    pub resolver: Option<super::resolve::TagResolver>,
 }
 
 /// The mode for a namespace with `labels`: its label when valid, else the default. An invalid
@@ -186,18 +193,18 @@ impl Admission {
         }
         let labels = index.namespace_labels(&namespace);
         let mode = mode_for(&self.config, &labels);
-        let object = review.request.get("object").cloned().unwrap_or_default();
-        let all_images = images(&kind, &object);
-        let digests: BTreeSet<&str> = all_images.iter().filter_map(|i| digest_of(i)).collect();
-        let input = AdmissionInput::new(
-            &review.request,
-            index.namespace(&namespace).unwrap_or_default(),
-            index.records(&digests),
-            index.decisions(&namespace),
-        );
-        let verdict = match PolicyInput::from_typed(&input) {
-            Ok(input) => policy.decide_within(ADMISSION_QUERY, input).await,
-            Err(e) => Verdict::deny(format!("release-gate: cannot build the policy input: {e}")),
+        let verdict = match self.input(review, &kind, &namespace, &labels, index).await {
+            Ok(input) => match PolicyInput::from_typed(&input) {
+                Ok(input) => policy.decide_within(ADMISSION_QUERY, input).await,
+                Err(e) => {
+                    Verdict::deny(format!("release-gate: cannot build the policy input: {e}"))
+                }
+            },
+            Err(reasons) => Verdict {
+                allowed: false,
+                reasons,
+                ..Verdict::deny("")
+            },
         };
         let (answer, outcome) = answer_for(&verdict, mode);
         if matches!(outcome, Outcome::Warned | Outcome::Audited)
@@ -206,6 +213,42 @@ impl Admission {
             audit.record(&review.request, verdict.reasons.clone(), mode.as_str());
         }
         (answer, outcome, mode)
+    }
+}
+
+impl Admission {
+    /// The policy input for `review`, as [`Self::decide`] builds it: the request (with its
+    /// tag-only images pinned to their digests where tag resolution is lenient), the namespace,
+    /// the releases of its images' digests and its Decisions. `Err`: the reasons a lenient
+    /// lookup failed (a denial). `release-gate admission input` prints the same document, so a
+    /// denial can be replayed through `release-gate policy eval`.
+    pub async fn input(
+        &self,
+        review: &Review,
+        kind: &str,
+        namespace: &str,
+        labels: &BTreeMap<String, String>,
+        index: &ReleaseIndex,
+    ) -> Result<AdmissionInput, Vec<String>> {
+        let mut request = review.request.clone();
+        if TagResolution::for_namespace(self.config.tag_resolution, labels)
+            == TagResolution::Lenient
+            && let Some(resolver) = &self.resolver
+            && let Some(object) = request.get_mut("object")
+        {
+            let found = images(kind, object);
+            let pins = resolver.pin_all(found.iter().map(String::as_str)).await?;
+            pin_images(kind, object, &pins);
+        }
+        let object = request.get("object").cloned().unwrap_or_default();
+        let all_images = images(kind, &object);
+        let digests: BTreeSet<&str> = all_images.iter().filter_map(|i| digest_of(i)).collect();
+        Ok(AdmissionInput::new(
+            &request,
+            index.namespace(namespace).unwrap_or_default(),
+            index.records(&digests),
+            index.decisions(namespace),
+        ))
     }
 }
 
@@ -244,6 +287,7 @@ mod tests {
             policy: None,
             index: None,
             audit: None,
+            resolver: None,
         };
         let review = Review::parse(
             serde_json::json!({

@@ -44,6 +44,36 @@ pub fn images(kind: &str, object: &Json) -> BTreeSet<String> {
         .collect()
 }
 
+/// Replaces each image of the object's containers that `pins` names by its pinned form (lenient
+/// tag resolution: the tag's digest, judged as if the workload had been pinned to it).
+pub fn pin_images(
+    kind: &str,
+    object: &mut Json,
+    pins: &std::collections::BTreeMap<String, String>,
+) {
+    let spec = match kind {
+        "Pod" => object.get_mut("spec"),
+        "CronJob" => object.pointer_mut("/spec/jobTemplate/spec/template/spec"),
+        k if KINDS.contains(&k) => object.pointer_mut("/spec/template/spec"),
+        _ => None,
+    };
+    let Some(spec) = spec else {
+        return;
+    };
+    for field in CONTAINER_FIELDS {
+        let Some(containers) = spec.get_mut(field).and_then(Json::as_array_mut) else {
+            continue;
+        };
+        for c in containers {
+            if let Some(image) = c.get_mut("image")
+                && let Some(pinned) = image.as_str().and_then(|i| pins.get(i))
+            {
+                *image = Json::String(pinned.clone());
+            }
+        }
+    }
+}
+
 /// The `sha256:` digest an image reference is pinned to.
 pub fn digest_of(image: &str) -> Option<&str> {
     let (_, digest) = image.rsplit_once('@')?;
@@ -104,6 +134,20 @@ mod tests {
         let cj = json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [{"image": "y"}]}}}}}});
         assert_eq!(images("CronJob", &cj).len(), 1);
         assert!(images("ConfigMap", &dep).is_empty());
+    }
+
+    #[test]
+    fn pinning_rewrites_only_the_named_images_everywhere() {
+        let pins = std::collections::BTreeMap::from([("a:1".to_string(), format!("a:1@{D}"))]);
+        let mut pod = json!({"spec": {"initContainers": [{"image": "a:1"}], "containers": [{"image": "a:1"}, {"image": "b:2"}]}});
+        pin_images("Pod", &mut pod, &pins);
+        assert_eq!(
+            images("Pod", &pod).into_iter().collect::<Vec<_>>(),
+            [format!("a:1@{D}"), "b:2".to_string()]
+        );
+        let mut cj = json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [{"image": "a:1"}]}}}}}});
+        pin_images("CronJob", &mut cj, &pins);
+        assert_eq!(digest_of(images("CronJob", &cj).first().unwrap()), Some(D));
     }
 
     #[test]

@@ -22,6 +22,9 @@ pub struct RequestLabels {
 pub struct AdmissionMetrics {
     pub requests: Family<RequestLabels, Counter>,
     pub latency: Histogram,
+    /// Lenient tag resolution's lookups by result (cached, resolved, failed): every registry
+    /// call admission makes is counted here.
+    pub tag_lookups: Family<super::resolve::LookupLabels, Counter>,
 }
 
 impl Default for AdmissionMetrics {
@@ -30,6 +33,7 @@ impl Default for AdmissionMetrics {
             requests: Family::default(),
             // 50 µs to ~1.6 s: a decision takes about a millisecond; the tail shows overload.
             latency: Histogram::new(exponential_buckets(0.000_05, 2.0, 16)),
+            tag_lookups: Family::default(),
         }
     }
 }
@@ -45,6 +49,11 @@ impl AdmissionMetrics {
             "admission_decision_seconds",
             "Time from receiving an AdmissionReview to answering it",
             self.latency.clone(),
+        );
+        registry.register(
+            "admission_tag_lookups",
+            "Registry lookups of lenient tag resolution by result (cached: no call)",
+            self.tag_lookups.clone(),
         );
     }
 }

@@ -26,6 +26,8 @@ pub struct AdmissionState {
     pub metrics: AdmissionMetrics,
     /// The answer is due by then (shorter than the webhook configuration's timeoutSeconds).
     pub deadline: Duration,
+    /// Where every judged review is written (`--record-reviews`), to replay decisions.
+    pub record_reviews: Option<std::path::PathBuf>,
 }
 
 /// The admission routes, to merge into the webhook's router.
@@ -56,6 +58,9 @@ async fn validate(State(state): State<AdmissionState>, body: Body) -> Response {
             return Json(respond_invalid(&bytes, &e)).into_response();
         }
     };
+    if let Some(dir) = &state.record_reviews {
+        record_review(dir, &review.uid, bytes.clone());
+    }
     let (answer, outcome, mode) = match tokio::time::timeout(
         state.deadline,
         state.admission.decide(&review),
@@ -98,6 +103,22 @@ async fn validate(State(state): State<AdmissionState>, body: Body) -> Response {
     Json(respond(&review.uid, &answer)).into_response()
 }
 
+/// Writes the review to `dir/<uid>.json` in the background (the answer does not wait for it).
+/// The file name keeps only the uid's letters, digits and dashes.
+fn record_review(dir: &std::path::Path, uid: &str, body: axum::body::Bytes) {
+    let name: String = uid
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(64)
+        .collect();
+    let path = dir.join(format!("{name}.json"));
+    tokio::spawn(async move {
+        if let Err(e) = tokio::fs::write(&path, &body).await {
+            tracing::warn!(path = %path.display(), error = %e, "cannot record the AdmissionReview");
+        }
+    });
+}
+
 fn record(
     metrics: &AdmissionMetrics,
     kind: &str,
@@ -132,9 +153,11 @@ mod tests {
                 policy: None,
                 index: None,
                 audit: None,
+                resolver: None,
             }),
             metrics: AdmissionMetrics::default(),
             deadline: Duration::from_secs(1),
+            record_reviews: None,
         })
     }
 
@@ -175,6 +198,44 @@ mod tests {
     async fn oversized_bodies_are_refused_naming_the_limit() {
         let (status, _) = call(vec![b' '; MAX_BODY_BYTES + 1]).await;
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    }
+
+    #[tokio::test]
+    async fn recorded_reviews_are_named_by_the_uid_without_path_tricks() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = routes(AdmissionState {
+            admission: Arc::new(Admission {
+                config: AdmissionConfig::default(),
+                policy: None,
+                index: None,
+                audit: None,
+                resolver: None,
+            }),
+            metrics: AdmissionMetrics::default(),
+            deadline: Duration::from_secs(1),
+            record_reviews: Some(dir.path().to_path_buf()),
+        });
+        let body = serde_json::json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+            "request": {"uid": "../../x/y-1", "namespace": "team", "kind": {"kind": "Pod"}, "operation": "CREATE"}})
+        .to_string();
+        let res = app
+            .oneshot(
+                Request::post("/validate")
+                    .body(Body::from(body.clone()))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let path = dir.path().join("xy-1.json");
+        for _ in 0..100 {
+            if path.exists() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), body);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[tokio::test]

@@ -74,9 +74,20 @@ pub enum Command {
     VerifyBundle(keyless::VerifyBundleArgs),
     /// Work with a Rego policy bundle: run its tests, evaluate a query, print its digest.
     Policy(policy::PolicyArgs),
+    /// Admission tools: `input` prints the policy input the webhook builds for an
+    /// AdmissionReview, to replay a decision with `release-gate policy eval`.
+    #[command(subcommand)]
+    Admission(AdmissionCommand),
     /// Write the Disclosure Pack (markdown, JSON, SARIF) from the build's SBOM, provenance, Trivy
     /// and OSV reports, judged by the release policy; exits 1 when the release would be blocked.
     Pack(pack::PackArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdmissionCommand {
+    /// Print the policy input (JSON) the webhook builds for `--review FILE` from the cluster's
+    /// releases, Decisions and Namespaces (KUBECONFIG).
+    Input(webhook::AdmissionInputArgs),
 }
 
 /// Runs the parsed command line and turns the outcome into the process exit status.
@@ -131,6 +142,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 );
                 c.and(w)
             }
+            Command::Admission(AdmissionCommand::Input(args)) => webhook::print_input(args).await,
             Command::Crds
             | Command::Verify(_)
             | Command::Policy(_)

@@ -11,3 +11,17 @@ helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
 app.kubernetes.io/name: {{ include "release-gate.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
+{{- /* How the webhook gets its serving certificate: self-managed, cert-manager or secret. */ -}}
+{{- define "release-gate.certMode" -}}
+{{- if .Values.webhook.tlsSecret -}}secret
+{{- else -}}
+{{- $mode := .Values.webhook.certificates.mode -}}
+{{- if not (has $mode (list "self-managed" "cert-manager" "secret")) -}}
+{{- fail (printf "webhook.certificates.mode: %q is not one of self-managed, cert-manager, secret" $mode) -}}
+{{- end -}}
+{{- if eq $mode "secret" -}}
+{{- fail "webhook.certificates.mode: secret needs webhook.tlsSecret (and webhook.admission.caBundle)" -}}
+{{- end -}}
+{{- $mode -}}
+{{- end -}}
+{{- end -}}
