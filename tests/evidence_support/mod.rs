@@ -8,6 +8,7 @@
 mod unique;
 
 pub mod oci;
+pub mod sigstore;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
