@@ -55,6 +55,9 @@ pub struct Registry {
     child: Child,
     pub host: String,
     pub dir: tempfile::TempDir,
+    /// Whether it serves the OCI 1.1 referrers API (olareg) or not (docker-registry 2.8: clients
+    /// keep the referrers tag schema's index instead).
+    pub referrers_api: bool,
 }
 
 impl Drop for Registry {
@@ -147,18 +150,54 @@ impl Registry {
             .stderr(log)
             .spawn()
             .expect("start docker-registry");
-        let reg = Self { child, host, dir };
+        let reg = Self {
+            child,
+            host,
+            dir,
+            referrers_api: false,
+        };
+        reg.wait_listening("docker-registry", "registry.log");
+        reg
+    }
+
+    /// olareg (an in-memory registry with the OCI 1.1 referrers API) on a free loopback port.
+    pub fn start_olareg() -> Self {
+        let bin = tool("olareg");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let log = std::fs::File::create(dir.path().join("olareg.log")).expect("log file");
+        let child = Command::new(bin)
+            .args(["serve", "--addr", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--store-type", "mem"])
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .spawn()
+            .expect("start olareg");
+        let reg = Self {
+            child,
+            host: format!("127.0.0.1:{port}"),
+            dir,
+            referrers_api: true,
+        };
+        reg.wait_listening("olareg", "olareg.log");
+        reg
+    }
+
+    fn wait_listening(&self, name: &str, log: &str) {
+        let reg = self;
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(&reg.host).is_err() {
             assert!(
                 Instant::now() < deadline,
-                "docker-registry did not listen on {} within 20s; log: {}",
+                "{name} did not listen on {} within 20s; log: {}",
                 reg.host,
-                std::fs::read_to_string(reg.dir.path().join("registry.log")).unwrap_or_default()
+                std::fs::read_to_string(reg.dir.path().join(log)).unwrap_or_default()
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        reg
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
