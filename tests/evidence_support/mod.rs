@@ -69,12 +69,12 @@ impl Drop for Registry {
 
 impl Registry {
     pub fn start() -> Self {
-        Self::start_with(None, None)
+        Self::start_with(None, None, None)
     }
 
     /// A registry serving HTTPS with the given PEM certificate and key.
     pub fn start_tls(cert_pem: &str, key_pem: &str) -> Self {
-        Self::start_with(Some((cert_pem, key_pem)), None)
+        Self::start_with(Some((cert_pem, key_pem)), None, None)
     }
 
     /// A registry that demands HTTP basic auth (an htpasswd file made by the real `htpasswd`)
@@ -82,7 +82,7 @@ impl Registry {
     /// docker config in [`Registry::docker_config_dir`].
     pub fn start_basic_auth(user: &str, password: &str) -> Self {
         let htpasswd = run(Command::new(tool("htpasswd")).args(["-Bbn", user, password]));
-        let reg = Self::start_with(None, Some(&htpasswd));
+        let reg = Self::start_with(None, Some(&htpasswd), None);
         let auth = {
             use base64::Engine as _;
             base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
@@ -109,7 +109,18 @@ impl Registry {
         c
     }
 
-    fn start_with(tls: Option<(&str, &str)>, htpasswd: Option<&str>) -> Self {
+    /// A registry that demands bearer tokens from the token service at `realm` (distribution's
+    /// `auth: token`): JWTs issued by `issuer` for `service`, signed by a key whose certificate
+    /// is in `root_pem`.
+    pub fn start_token_auth(realm: &str, service: &str, issuer: &str, root_pem: &str) -> Self {
+        Self::start_with(None, None, Some((realm, service, issuer, root_pem)))
+    }
+
+    fn start_with(
+        tls: Option<(&str, &str)>,
+        htpasswd: Option<&str>,
+        token: Option<(&str, &str, &str, &str)>,
+    ) -> Self {
         let bin = tool("docker-registry");
         let dir = tempfile::tempdir().expect("tempdir");
         let port = TcpListener::bind("127.0.0.1:0")
@@ -137,6 +148,14 @@ impl Registry {
             std::fs::write(&f, entries).unwrap();
             yaml.push_str(&format!(
                 "auth:\n  htpasswd:\n    realm: release-gate-test\n    path: {}\n",
+                f.display()
+            ));
+        }
+        if let Some((realm, service, issuer, root_pem)) = token {
+            let f = dir.path().join("token-root.pem");
+            std::fs::write(&f, root_pem).unwrap();
+            yaml.push_str(&format!(
+                "auth:\n  token:\n    realm: {realm}\n    service: {service}\n    issuer: {issuer}\n    rootcertbundle: {}\n",
                 f.display()
             ));
         }
