@@ -78,7 +78,10 @@ fn token_service() -> TokenService {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     // By name: go-containerregistry refuses a realm at a private IP literal (crane and cosign
     // push and sign through this service too).
-    let realm = format!("http://localhost:{}/token", listener.local_addr().unwrap().port());
+    let realm = format!(
+        "http://localhost:{}/token",
+        listener.local_addr().unwrap().port()
+    );
     listener.set_nonblocking(true).unwrap();
     let seen: Seen = Arc::default();
     let state = (Arc::new(key), Arc::new(cert_der), seen.clone());
