@@ -319,6 +319,40 @@ fn a_keyless_att_layer_without_its_rekor_entry_is_malformed() {
     );
 }
 
+/// cosign before the `dsse` entry type logged attestations as `intoto` 0.0.2: accepted when the
+/// entry is about this signature and certificate, rejected when it is about another signature.
+#[test]
+fn intoto_log_entries_are_checked_too() {
+    let s = Sigstore::new();
+    let by = signer(&s, &IDENTITY);
+    let payload = statement(&image());
+    let (env, sig) = envelope(&by.key, &payload);
+    let layer = |body: Vec<u8>| AttestationArtifact {
+        origin: "attestation sha256-….att[0]".into(),
+        annotated_predicate_type: Some(SLSA.into()),
+        envelope: env.clone(),
+        keyless: Some(KeylessMaterial::CosignLayer {
+            certificate: cert_pem(&by.leaf),
+            rekor_bundle: Some(s.cosign_annotation(&body)),
+        }),
+    };
+    assert_verified(&check(
+        layer(sigstore::intoto_body(&env, &payload, &sig, &by.leaf)),
+        &good_trust(&s),
+        &image(),
+    ));
+    let other_sig = by.key.sign(b"something else");
+    let f = attestation_failure(&check(
+        layer(sigstore::intoto_body(&env, &payload, &other_sig, &by.leaf)),
+        &good_trust(&s),
+        &image(),
+    ));
+    assert!(
+        matches!(&f, AttestationFailure::KeylessRejected { why, .. } if why.contains("does not match the bundle's signature and certificate")),
+        "{f}"
+    );
+}
+
 /// The statement read is the one the keyless verifier checked (the bundle's), not an envelope
 /// handed beside it.
 #[test]

@@ -412,8 +412,41 @@ pub(crate) fn check_entry_body(
             }
             Ok(())
         }
+        // What cosign before the `dsse` type (and `--rekor-entry-type intoto`) logs for an
+        // attestation. Rekor keeps the envelope without its payload; the signature is the
+        // envelope's base64 text base64-encoded again, the key the certificate PEM.
+        ("intoto", "0.0.2") => {
+            let Content::Dsse { payload, .. } = &m.content else {
+                return Err(mismatch(
+                    "content type (intoto entry for a message signature)",
+                ));
+            };
+            let content = &spec["content"];
+            let want = hex::encode(sha2::Sha256::digest(payload));
+            if content["payloadHash"]["value"].as_str() != Some(want.as_str()) {
+                return Err(mismatch("DSSE payload"));
+            }
+            let double_encoded_sig_ok = |field: &Value| {
+                field
+                    .as_str()
+                    .and_then(b64)
+                    .and_then(|text| String::from_utf8(text).ok())
+                    .and_then(|text| b64(&text))
+                    .is_some_and(|s| s == signature)
+            };
+            let signed = content["envelope"]["signatures"]
+                .as_array()
+                .is_some_and(|sigs| {
+                    sigs.iter()
+                        .any(|s| double_encoded_sig_ok(&s["sig"]) && cert_ok(&s["publicKey"]))
+                });
+            if !signed {
+                return Err(mismatch("signature and certificate"));
+            }
+            Ok(())
+        }
         _ => Err(format!(
-            "log entry kind {kind} {version} is not supported (hashedrekord 0.0.1, dsse 0.0.1)"
+            "log entry kind {kind} {version} is not supported (hashedrekord 0.0.1, dsse 0.0.1, intoto 0.0.2)"
         )),
     }
 }

@@ -280,3 +280,16 @@ pub fn hashedrekord_body(sha256: &[u8], sig: &[u8], leaf_der: &[u8]) -> Vec<u8> 
     .to_string()
     .into_bytes()
 }
+
+/// A Rekor `intoto` 0.0.2 canonical body (what cosign logged for attestations before the `dsse`
+/// type): the envelope without its payload, the signature's base64 base64-encoded again.
+pub fn intoto_body(envelope: &[u8], payload: &[u8], sig: &[u8], leaf_der: &[u8]) -> Vec<u8> {
+    serde_json::json!({"apiVersion": "0.0.2", "kind": "intoto", "spec": {"content": {
+        "envelope": {"payloadType": "application/vnd.in-toto+json",
+            "signatures": [{"sig": B64.encode(B64.encode(sig)),
+                "publicKey": B64.encode(cert_pem(leaf_der))}]},
+        "hash": {"algorithm": "sha256", "value": hex::encode(Sha256::digest(envelope))},
+        "payloadHash": {"algorithm": "sha256", "value": hex::encode(Sha256::digest(payload))}}}})
+    .to_string()
+    .into_bytes()
+}
