@@ -291,40 +291,28 @@ fn verify_keyless_signature(
         origin: s.origin.clone(),
         why: format!("keyless signature without the {REKOR_BUNDLE_ANNOTATION} annotation (offline verification needs its Rekor entry)"),
     })?;
-    let mut why = Vec::new();
-    for authority in &trust.keyless {
-        match super::keyless::verify_cosign_layer(
-            &s.payload,
-            &s.signature,
-            cert,
-            bundle,
-            &authority.root,
-            &authority.identity,
-        ) {
-            Ok(v) => {
-                let claimed = simple_signing_digest(&s.payload).map_err(|why| {
-                    SignatureFailure::Malformed {
-                        origin: s.origin.clone(),
-                        why,
-                    }
-                })?;
-                if claimed != digest.as_str() {
-                    return Err(SignatureFailure::WrongImage {
-                        origin: s.origin.clone(),
-                        claimed,
-                    });
-                }
-                return Ok(VerifiedSignature {
-                    origin: s.origin.clone(),
-                    signer: v.label(),
-                });
-            }
-            Err(e) => why.push(e.to_string()),
-        }
-    }
-    Err(SignatureFailure::KeylessRejected {
+    let rejected = |why: String| SignatureFailure::KeylessRejected {
         origin: s.origin.clone(),
-        why: why.join("; "),
+        why,
+    };
+    let material = keyless_bundle::parse_cosign_layer(&s.signature, cert, bundle).map_err(|e| {
+        rejected(super::keyless::KeylessError::MalformedBundle(e.to_string()).to_string())
+    })?;
+    let v =
+        keyless_verify(&material, Artifact::Bytes(&s.payload), &trust.keyless).map_err(rejected)?;
+    let claimed = simple_signing_digest(&s.payload).map_err(|why| SignatureFailure::Malformed {
+        origin: s.origin.clone(),
+        why,
+    })?;
+    if claimed != digest.as_str() {
+        return Err(SignatureFailure::WrongImage {
+            origin: s.origin.clone(),
+            claimed,
+        });
+    }
+    Ok(VerifiedSignature {
+        origin: s.origin.clone(),
+        signer: v.label(),
     })
 }
 
