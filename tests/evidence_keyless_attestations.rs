@@ -427,7 +427,8 @@ fn keyed_message_signature_bundles_sign_the_manifest() {
     assert!(v.evidence.signatures[0].signer.contains("cosign.pub"));
 
     let other_manifest = br#"{"schemaVersion":2,"layers":["other"]}"#;
-    let cases: [(Vec<u8>, &[u8], fn(&SignatureFailure) -> bool); 4] = [
+    type Expected = fn(&SignatureFailure) -> bool;
+    let cases: [(Vec<u8>, &[u8], Expected); 4] = [
         // Another key.
         (
             message_bundle(&Key::new(), None, MANIFEST, MANIFEST),
