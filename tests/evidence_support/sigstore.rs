@@ -144,12 +144,20 @@ impl Sigstore {
 
     /// The `trusted_root.json` of this instance (log key valid from 2026 on).
     pub fn root_json(&self) -> String {
+        self.root_json_with_log_validity(CA_START, None)
+    }
+
+    /// The `trusted_root.json` with the log key valid from `log_start` to `log_end`.
+    pub fn root_json_with_log_validity(&self, log_start: i64, log_end: Option<i64>) -> String {
+        let mut valid = serde_json::json!({"start": rfc3339(log_start)});
+        if let Some(end) = log_end {
+            valid["end"] = rfc3339(end).into();
+        }
         serde_json::json!({
             "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
             "tlogs": [{"baseUrl": "https://rekor.test", "hashAlgorithm": "SHA2_256",
                 "publicKey": {"rawBytes": B64.encode(self.log.spki()),
-                    "keyDetails": "PKIX_ECDSA_P256_SHA_256",
-                    "validFor": {"start": rfc3339(CA_START)}},
+                    "keyDetails": "PKIX_ECDSA_P256_SHA_256", "validFor": valid},
                 "logId": {"keyId": B64.encode(self.log_id())}}],
             "certificateAuthorities": [{"subject": {}, "uri": "https://fulcio.test",
                 "certChain": {"certificates": [{"rawBytes": B64.encode(&self.ca_der)}]},
@@ -159,18 +167,35 @@ impl Sigstore {
     }
 
     pub fn root(&self) -> TrustedRoot {
-        TrustedRoot::from_json("test sigstore", self.root_json().as_bytes()).unwrap()
+        self.root_with_log_validity(CA_START, None)
+    }
+
+    pub fn root_with_log_validity(&self, log_start: i64, log_end: Option<i64>) -> TrustedRoot {
+        let json = self.root_json_with_log_validity(log_start, log_end);
+        TrustedRoot::from_json("test sigstore", json.as_bytes()).unwrap()
     }
 
     /// A Fulcio-style leaf for `key`: the identity in the SAN URI and the issuer extension
     /// (1.3.6.1.4.1.57264.1.8), code signing, valid for ten minutes from a minute ago.
     pub fn leaf(&self, key: &KeyPair, id: &Identity<'_>) -> Vec<u8> {
+        self.leaf_at(key, id, now() - 60, &[ExtendedKeyUsagePurpose::CodeSigning])
+    }
+
+    /// [`Self::leaf`] valid for ten minutes from `not_before` (Unix seconds, 2026 or later),
+    /// with the extended key usages `eku`.
+    pub fn leaf_at(
+        &self,
+        key: &KeyPair,
+        id: &Identity<'_>,
+        not_before: i64,
+        eku: &[ExtendedKeyUsagePurpose],
+    ) -> Vec<u8> {
         let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
         p.subject_alt_names = vec![SanType::URI(id.subject.try_into().unwrap())];
-        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
+        p.extended_key_usages = eku.to_vec();
         p.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
         let from = rcgen::date_time_ymd(2026, 1, 1)
-            + std::time::Duration::from_secs((now() - 60 - CA_START) as u64);
+            + std::time::Duration::from_secs((not_before - CA_START) as u64);
         p.not_before = from;
         p.not_after = from + std::time::Duration::from_secs(600);
         let mut issuer = vec![0x0c, id.issuer.len() as u8];
