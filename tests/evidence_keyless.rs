@@ -256,6 +256,7 @@ fn keyless_signature_layers_are_routed_to_keyless_authorities() {
     let artifacts = Artifacts {
         signatures: vec![layer],
         attestations: vec![],
+        ..Default::default()
     };
     let failure = |trust: &TrustPolicy| {
         let v = verify(&digest, &artifacts, trust, &Requirements::default());

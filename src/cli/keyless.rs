@@ -18,7 +18,9 @@ use crate::evidence::{Artifact, KeylessIdentity, Matcher, TrustedRoot};
 #[derive(Debug, Clone, Default, Args)]
 pub struct KeylessArgs {
     /// A Sigstore `trusted_root.json` (Fulcio CAs, Rekor keys), given by the platform team.
-    /// Read from the file only: nothing is fetched (no TUF).
+    /// Read from the file only: nothing is fetched (no TUF). Every signature and attestation
+    /// that carries a certificate (cosign `.sig`/`.att` layers, Sigstore bundles found as
+    /// referrers) is verified against it and the identity below, never against `--key`.
     #[arg(long, env = "RELEASE_GATE_TRUSTED_ROOT")]
     pub trusted_root: Option<PathBuf>,
 

@@ -37,6 +37,33 @@ pub struct AttestationArtifact {
     pub annotated_predicate_type: Option<String>,
     /// The DSSE envelope JSON.
     pub envelope: Vec<u8>,
+    /// Keyless attestations: the certificate and transparency log material that came with the
+    /// envelope. With it the attestation goes to the keyless authorities, never to the keys.
+    pub keyless: Option<KeylessMaterial>,
+}
+
+/// What a keyless attestation carries besides its DSSE envelope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeylessMaterial {
+    /// A cosign `.att` layer's annotations: the Fulcio certificate (PEM) and, when cosign
+    /// uploaded to Rekor, the Rekor bundle (SET, body, time).
+    CosignLayer {
+        certificate: String,
+        rekor_bundle: Option<String>,
+    },
+    /// The whole Sigstore bundle (JSON) the envelope came from (a referrer): certificate and
+    /// transparency log entries with it. The envelope verified is the bundle's own.
+    Bundle(Vec<u8>),
+}
+
+/// A Sigstore bundle holding a message signature (not a DSSE statement) found as a referrer of
+/// the image: a signature over the image manifest itself, as `cosign sign-blob
+/// --new-bundle-format` makes over the manifest bytes. Its message digest is the image digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageSignatureArtifact {
+    pub origin: String,
+    /// The bundle JSON.
+    pub bundle: Vec<u8>,
 }
 
 /// Everything fetched for one digest.
@@ -44,6 +71,11 @@ pub struct AttestationArtifact {
 pub struct Artifacts {
     pub signatures: Vec<SignatureArtifact>,
     pub attestations: Vec<AttestationArtifact>,
+    /// Message-signature bundles among the referrers.
+    pub message_signatures: Vec<MessageSignatureArtifact>,
+    /// The image manifest (the bytes whose SHA-256 is the digest), fetched when a message
+    /// signature needs it.
+    pub subject_manifest: Option<Vec<u8>>,
 }
 
 /// Why one signature did not count.
@@ -88,6 +120,8 @@ pub enum AttestationFailure {
     },
     #[error("{origin}: malformed: {why}")]
     Malformed { origin: String, why: String },
+    #[error("{origin}: keyless attestation rejected: {why}")]
+    KeylessRejected { origin: String, why: String },
 }
 
 /// A bundle's failure, as the signature failure it is when the bundle was meant as a signature.
@@ -102,6 +136,9 @@ pub fn signature_failure(f: AttestationFailure) -> SignatureFailure {
         },
         AttestationFailure::Malformed { origin, why } => {
             SignatureFailure::Malformed { origin, why }
+        }
+        AttestationFailure::KeylessRejected { origin, why } => {
+            SignatureFailure::KeylessRejected { origin, why }
         }
         AttestationFailure::PredicateTypeMismatch { ref origin, .. }
         | AttestationFailure::PredicateInvalid { ref origin, .. } => SignatureFailure::Malformed {

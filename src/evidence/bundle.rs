@@ -9,12 +9,14 @@
 //! pushing client keeps up to date. The bundles' DSSE envelopes are handed to `verify` as
 //! attestations, so the signature, subject and predicate-type checks are the ones legacy `.att`
 //! layers get; `verify` counts a verified [`COSIGN_SIGN_PREDICATE`] statement as a signature.
-//! Nothing in a bundle is trusted: its `verificationMaterial` (key hint, certificate) only says
-//! which authority to try, and keyed verification tries the configured keys regardless.
+//! Nothing in a bundle is trusted: its `verificationMaterial` only says which authorities apply. A
+//! bundle with a certificate goes to the keyless verifier (identity, issuer, chain, Rekor), one
+//! with a key hint to the configured keys (the hint is ignored). A bundle holding a message
+//! signature rather than a DSSE envelope is a signature over the image manifest.
 
 use futures::future::try_join_all;
 
-use super::artifacts::AttestationArtifact;
+use super::artifacts::{AttestationArtifact, KeylessMaterial, MessageSignatureArtifact};
 use super::keyless_bundle::{BUNDLE_MEDIA_TYPE_PREFIX, Content};
 use super::reference::{Digest, ImageRef};
 use super::registry::{Descriptor, ManifestBody, RegistryClient, RegistryError};
@@ -80,21 +82,41 @@ pub struct BundleLayer {
     pub layer: Descriptor,
 }
 
+/// What a downloaded bundle is evidence of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BundleArtifact {
+    /// A DSSE statement (an attestation, or a signature of type [`COSIGN_SIGN_PREDICATE`]).
+    Attestation(AttestationArtifact),
+    /// A message signature over the image manifest.
+    MessageSignature(MessageSignatureArtifact),
+}
+
 impl BundleLayer {
-    /// The downloaded bundle as an attestation artifact for `verify`.
-    pub fn into_artifact(self, bytes: &[u8]) -> AttestationArtifact {
+    /// The downloaded bundle as an artifact for `verify`. A bundle with a certificate keeps its
+    /// bytes, so the keyless verifier reads its certificate and log entries.
+    pub fn into_artifact(self, bytes: &[u8]) -> BundleArtifact {
         match parse(bytes) {
-            Ok(b) => AttestationArtifact {
+            Ok(b) => BundleArtifact::Attestation(AttestationArtifact {
                 origin: self.origin,
                 annotated_predicate_type: self.annotated_predicate_type,
                 envelope: b.envelope,
-            },
+                keyless: b
+                    .has_certificate
+                    .then(|| KeylessMaterial::Bundle(bytes.to_vec())),
+            }),
+            Err(BundleError::MessageSignature) => {
+                BundleArtifact::MessageSignature(MessageSignatureArtifact {
+                    origin: self.origin,
+                    bundle: bytes.to_vec(),
+                })
+            }
             // Left for `verify` to report as malformed, under the type the manifest claims.
-            Err(e) => AttestationArtifact {
+            Err(e) => BundleArtifact::Attestation(AttestationArtifact {
                 origin: format!("{}: {e}", self.origin),
                 annotated_predicate_type: self.annotated_predicate_type,
                 envelope: Vec::new(),
-            },
+                keyless: None,
+            }),
         }
     }
 }

@@ -11,9 +11,10 @@
 use futures::future::try_join_all;
 
 use super::artifacts::{
-    Artifacts, AttestationArtifact, CERTIFICATE_ANNOTATION, PREDICATE_TYPE_ANNOTATION,
-    REKOR_BUNDLE_ANNOTATION, SIGNATURE_ANNOTATION, SignatureArtifact,
+    Artifacts, AttestationArtifact, CERTIFICATE_ANNOTATION, KeylessMaterial,
+    PREDICATE_TYPE_ANNOTATION, REKOR_BUNDLE_ANNOTATION, SIGNATURE_ANNOTATION, SignatureArtifact,
 };
+use super::bundle::BundleArtifact;
 use super::reference::{Digest, ImageRef};
 use super::registry::{Descriptor, ManifestBody, RegistryClient, RegistryError};
 
@@ -145,6 +146,14 @@ pub async fn fetch_artifacts(
             origin: format!("attestation {att_tag}[{i}]"),
             annotated_predicate_type: l.annotations.get(PREDICATE_TYPE_ANNOTATION).cloned(),
             envelope: envelope.to_vec(),
+            // cosign's keyless attestations carry the same annotations as its signatures.
+            keyless: l
+                .annotations
+                .get(CERTIFICATE_ANNOTATION)
+                .map(|certificate| KeylessMaterial::CosignLayer {
+                    certificate: certificate.clone(),
+                    rekor_bundle: l.annotations.get(REKOR_BUNDLE_ANNOTATION).cloned(),
+                }),
         })
     }));
     let bundles = try_join_all(bundles.into_iter().map(|b| async move {
@@ -153,10 +162,28 @@ pub async fn fetch_artifacts(
     }));
     let (signatures, mut attestations, bundles) =
         futures::try_join!(signatures, attestations, bundles)?;
-    attestations.extend(bundles);
+    let mut message_signatures = Vec::new();
+    for b in bundles {
+        match b {
+            BundleArtifact::Attestation(a) => attestations.push(a),
+            BundleArtifact::MessageSignature(m) => message_signatures.push(m),
+        }
+    }
+    // A message signature is over the manifest bytes: fetch them (checked against the digest
+    // by the client) only when one needs them.
+    let subject_manifest = if message_signatures.is_empty() {
+        None
+    } else {
+        client
+            .manifest(image, digest.as_str())
+            .await?
+            .map(|m| m.bytes.to_vec())
+    };
     Ok(Artifacts {
         signatures,
         attestations,
+        message_signatures,
+        subject_manifest,
     })
 }
 

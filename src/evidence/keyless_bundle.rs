@@ -290,32 +290,62 @@ struct CosignPayload {
     log_id: String,
 }
 
+/// A cosign `.sig` layer: a message signature over the layer blob (the simple-signing payload).
 pub(crate) fn parse_cosign_layer(
     signature_b64: &str,
     certificate_pem: &str,
     bundle_annotation: &str,
 ) -> Result<Material, BundleError> {
-    let leaf_der = Some(pem_der(certificate_pem)?);
-    let b: CosignBundle = serde_json::from_str(bundle_annotation)
-        .map_err(|e| malformed(format!("cosign bundle annotation: {e}")))?;
     Ok(Material {
-        leaf_der,
+        leaf_der: Some(pem_der(certificate_pem)?),
         content: Content::Message {
             digest: None,
             signature: b64_field(signature_b64, "signature annotation")?,
         },
-        tlog_entries: vec![TlogEntry {
-            log_index: b.payload.log_index,
-            log_id: hex::decode(&b.payload.log_id)
-                .map_err(|_| malformed("cosign bundle Payload.logID is not hex"))?,
-            integrated_time: b.payload.integrated_time,
-            body: b64_field(&b.payload.body, "cosign bundle Payload.body")?,
-            signed_entry_timestamp: Some(b64_field(
-                &b.signed_entry_timestamp,
-                "cosign bundle SignedEntryTimestamp",
-            )?),
-            inclusion_proof: None,
-        }],
+        tlog_entries: vec![cosign_tlog_entry(bundle_annotation)?],
+    })
+}
+
+/// A cosign keyless `.att` layer: the DSSE envelope (the layer blob) signed with the
+/// certificate's key, and the Rekor entry of the `dev.sigstore.cosign/bundle` annotation.
+pub(crate) fn parse_cosign_attestation_layer(
+    envelope_json: &[u8],
+    certificate_pem: &str,
+    bundle_annotation: &str,
+) -> Result<Material, BundleError> {
+    let env = super::dsse::parse_envelope(envelope_json)
+        .map_err(|e| malformed(format!("attestation layer: {e}")))?;
+    let [sig] = env.signatures.as_slice() else {
+        return Err(malformed(
+            "a keyless DSSE envelope must carry exactly one signature",
+        ));
+    };
+    Ok(Material {
+        leaf_der: Some(pem_der(certificate_pem)?),
+        content: Content::Dsse {
+            payload_type: env.payload_type.clone(),
+            payload: env.payload.clone(),
+            signature: sig.sig.clone(),
+        },
+        tlog_entries: vec![cosign_tlog_entry(bundle_annotation)?],
+    })
+}
+
+/// The Rekor entry of cosign's `dev.sigstore.cosign/bundle` annotation (a SET, no proof).
+fn cosign_tlog_entry(bundle_annotation: &str) -> Result<TlogEntry, BundleError> {
+    let b: CosignBundle = serde_json::from_str(bundle_annotation)
+        .map_err(|e| malformed(format!("cosign bundle annotation: {e}")))?;
+    Ok(TlogEntry {
+        log_index: b.payload.log_index,
+        log_id: hex::decode(&b.payload.log_id)
+            .map_err(|_| malformed("cosign bundle Payload.logID is not hex"))?,
+        integrated_time: b.payload.integrated_time,
+        body: b64_field(&b.payload.body, "cosign bundle Payload.body")?,
+        signed_entry_timestamp: Some(b64_field(
+            &b.signed_entry_timestamp,
+            "cosign bundle SignedEntryTimestamp",
+        )?),
+        inclusion_proof: None,
     })
 }
 
@@ -382,8 +412,41 @@ pub(crate) fn check_entry_body(
             }
             Ok(())
         }
+        // What cosign before the `dsse` type (and `--rekor-entry-type intoto`) logs for an
+        // attestation. Rekor keeps the envelope without its payload; the signature is the
+        // envelope's base64 text base64-encoded again, the key the certificate PEM.
+        ("intoto", "0.0.2") => {
+            let Content::Dsse { payload, .. } = &m.content else {
+                return Err(mismatch(
+                    "content type (intoto entry for a message signature)",
+                ));
+            };
+            let content = &spec["content"];
+            let want = hex::encode(sha2::Sha256::digest(payload));
+            if content["payloadHash"]["value"].as_str() != Some(want.as_str()) {
+                return Err(mismatch("DSSE payload"));
+            }
+            let double_encoded_sig_ok = |field: &Value| {
+                field
+                    .as_str()
+                    .and_then(b64)
+                    .and_then(|text| String::from_utf8(text).ok())
+                    .and_then(|text| b64(&text))
+                    .is_some_and(|s| s == signature)
+            };
+            let signed = content["envelope"]["signatures"]
+                .as_array()
+                .is_some_and(|sigs| {
+                    sigs.iter()
+                        .any(|s| double_encoded_sig_ok(&s["sig"]) && cert_ok(&s["publicKey"]))
+                });
+            if !signed {
+                return Err(mismatch("signature and certificate"));
+            }
+            Ok(())
+        }
         _ => Err(format!(
-            "log entry kind {kind} {version} is not supported (hashedrekord 0.0.1, dsse 0.0.1)"
+            "log entry kind {kind} {version} is not supported (hashedrekord 0.0.1, dsse 0.0.1, intoto 0.0.2)"
         )),
     }
 }

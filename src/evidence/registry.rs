@@ -1,6 +1,6 @@
 //! A small OCI distribution client: just the reads verification needs (manifests, blobs, tag
 //! lists, referrers), with registry auth (anonymous, basic, bearer tokens, credentials from a
-//! dockerconfigjson), a custom CA, plain HTTP only for registries configured as insecure, and a
+//! dockerconfigjson, identity tokens exchanged with the OAuth2 refresh-token grant), a custom CA, plain HTTP only for registries configured as insecure, and a
 //! timeout on every call. One client holds one connection pool and one TLS config, so the
 //! controller verifies many images without new TLS setup per call.
 
@@ -11,7 +11,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
-use http_body_util::{BodyExt, Empty, Limited};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -80,7 +80,7 @@ pub enum RegistryError {
     )]
     AuthRequired { url: String, host: String },
     #[error(
-        "{url}: the credentials for {host} were rejected (HTTP {status}); check the username and password in the dockerconfigjson"
+        "{url}: the credentials for {host} were rejected (HTTP {status}); check the username and password (or identitytoken) in the dockerconfigjson"
     )]
     AuthRejected {
         url: String,
@@ -170,7 +170,7 @@ pub fn parse_docker_config(bytes: &[u8]) -> Result<HashMap<String, Credential>, 
     Ok(out)
 }
 
-type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>;
+type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// A registry client; clone it freely (clones share the pool and token cache).
 #[derive(Clone)]
@@ -487,16 +487,44 @@ impl RegistryClient {
         if let Some(service) = params.get("service") {
             token_url.push_str(&format!("&service={}", urlencode(service)));
         }
-        let token_auth = cred.and_then(basic);
-        let (status, _, body) = self
-            .send(
-                Method::GET,
-                &token_url,
-                "application/json",
-                token_auth.as_deref(),
-                MAX_MANIFEST_BYTES,
-            )
-            .await?;
+        let (status, _, body) = match cred {
+            // The distribution token spec's OAuth2 form (what docker and ggcr do with an
+            // `identitytoken`): POST the refresh token to the realm; `access_token` comes back.
+            Some(Credential::IdentityToken(refresh)) => {
+                let form = {
+                    let mut form = form_urlencoded::Serializer::new(String::new());
+                    form.append_pair("grant_type", "refresh_token")
+                        .append_pair("refresh_token", refresh)
+                        .append_pair("scope", scope)
+                        .append_pair("client_id", "release-gate");
+                    if let Some(service) = params.get("service") {
+                        form.append_pair("service", service);
+                    }
+                    form.finish()
+                };
+                token_url = realm.clone();
+                self.send_with_body(
+                    Method::POST,
+                    &token_url,
+                    "application/json",
+                    None,
+                    Some(("application/x-www-form-urlencoded", form.into())),
+                    MAX_MANIFEST_BYTES,
+                )
+                .await?
+            }
+            _ => {
+                let token_auth = cred.and_then(basic);
+                self.send(
+                    Method::GET,
+                    &token_url,
+                    "application/json",
+                    token_auth.as_deref(),
+                    MAX_MANIFEST_BYTES,
+                )
+                .await?
+            }
+        };
         if !status.is_success() {
             return Err(self.auth_error(&token_url, host, status.as_u16()));
         }
@@ -532,6 +560,20 @@ impl RegistryClient {
         auth: Option<&str>,
         limit: usize,
     ) -> Result<(StatusCode, HeaderMap, Bytes), RegistryError> {
+        self.send_with_body(method, url, accept, auth, None, limit)
+            .await
+    }
+
+    /// [`Self::send`] with a request body and its content type.
+    async fn send_with_body(
+        &self,
+        method: Method,
+        url: &str,
+        accept: &str,
+        auth: Option<&str>,
+        body: Option<(&str, Bytes)>,
+        limit: usize,
+    ) -> Result<(StatusCode, HeaderMap, Bytes), RegistryError> {
         let transport = |why: String| RegistryError::Transport {
             url: url.to_owned(),
             why,
@@ -550,8 +592,15 @@ impl RegistryClient {
                 HeaderValue::from_str(a).map_err(|e| transport(e.to_string()))?,
             );
         }
+        let body = match body {
+            Some((content_type, bytes)) => {
+                req = req.header(header::CONTENT_TYPE, content_type);
+                bytes
+            }
+            None => Bytes::new(),
+        };
         let req = req
-            .body(Empty::<Bytes>::new())
+            .body(Full::new(body))
             .map_err(|e| transport(e.to_string()))?;
         let call = async {
             let resp = self

@@ -13,10 +13,12 @@ use super::vuln_facts::VulnFacts;
 use super::vulns;
 
 pub use super::artifacts::{
-    Artifacts, AttestationArtifact, AttestationFailure, CERTIFICATE_ANNOTATION,
-    PREDICATE_TYPE_ANNOTATION, REKOR_BUNDLE_ANNOTATION, SIGNATURE_ANNOTATION, SignatureArtifact,
-    SignatureFailure,
+    Artifacts, AttestationArtifact, AttestationFailure, CERTIFICATE_ANNOTATION, KeylessMaterial,
+    MessageSignatureArtifact, PREDICATE_TYPE_ANNOTATION, REKOR_BUNDLE_ANNOTATION,
+    SIGNATURE_ANNOTATION, SignatureArtifact, SignatureFailure,
 };
+use super::keyless::{Artifact, KeylessAuthority, VerifiedKeyless};
+use super::keyless_bundle::{self, Content, Material};
 pub use super::verdict::{
     Evidence, Problem, Requirements, TOP_ADVISORIES, Verdict, VerifiedAttestation,
     VerifiedSignature,
@@ -63,6 +65,12 @@ pub fn verify_at(
     let mut sig_failures = Vec::new();
     for s in &artifacts.signatures {
         match verify_signature(digest, s, trust) {
+            Ok(v) => evidence.signatures.push(v),
+            Err(f) => sig_failures.push(f),
+        }
+    }
+    for m in &artifacts.message_signatures {
+        match verify_message_signature(digest, m, artifacts.subject_manifest.as_deref(), trust) {
             Ok(v) => evidence.signatures.push(v),
             Err(f) => sig_failures.push(f),
         }
@@ -283,40 +291,28 @@ fn verify_keyless_signature(
         origin: s.origin.clone(),
         why: format!("keyless signature without the {REKOR_BUNDLE_ANNOTATION} annotation (offline verification needs its Rekor entry)"),
     })?;
-    let mut why = Vec::new();
-    for authority in &trust.keyless {
-        match super::keyless::verify_cosign_layer(
-            &s.payload,
-            &s.signature,
-            cert,
-            bundle,
-            &authority.root,
-            &authority.identity,
-        ) {
-            Ok(v) => {
-                let claimed = simple_signing_digest(&s.payload).map_err(|why| {
-                    SignatureFailure::Malformed {
-                        origin: s.origin.clone(),
-                        why,
-                    }
-                })?;
-                if claimed != digest.as_str() {
-                    return Err(SignatureFailure::WrongImage {
-                        origin: s.origin.clone(),
-                        claimed,
-                    });
-                }
-                return Ok(VerifiedSignature {
-                    origin: s.origin.clone(),
-                    signer: v.label(),
-                });
-            }
-            Err(e) => why.push(e.to_string()),
-        }
-    }
-    Err(SignatureFailure::KeylessRejected {
+    let rejected = |why: String| SignatureFailure::KeylessRejected {
         origin: s.origin.clone(),
-        why: why.join("; "),
+        why,
+    };
+    let material = keyless_bundle::parse_cosign_layer(&s.signature, cert, bundle).map_err(|e| {
+        rejected(super::keyless::KeylessError::MalformedBundle(e.to_string()).to_string())
+    })?;
+    let v =
+        keyless_verify(&material, Artifact::Bytes(&s.payload), &trust.keyless).map_err(rejected)?;
+    let claimed = simple_signing_digest(&s.payload).map_err(|why| SignatureFailure::Malformed {
+        origin: s.origin.clone(),
+        why,
+    })?;
+    if claimed != digest.as_str() {
+        return Err(SignatureFailure::WrongImage {
+            origin: s.origin.clone(),
+            claimed,
+        });
+    }
+    Ok(VerifiedSignature {
+        origin: s.origin.clone(),
+        signer: v.label(),
     })
 }
 
@@ -338,6 +334,9 @@ fn verify_attestation(
     a: &AttestationArtifact,
     trust: &TrustPolicy,
 ) -> AttestationResult {
+    if let Some(material) = &a.keyless {
+        return verify_keyless_attestation(digest, a, material, trust);
+    }
     let annotated: Vec<String> = a.annotated_predicate_type.iter().cloned().collect();
     let (env, st) = dsse::parse_attestation(&a.envelope).map_err(|e| {
         (
@@ -400,6 +399,212 @@ fn verify_attestation(
         },
         st,
     ))
+}
+
+/// Tries each keyless authority in turn; the first that verifies `material` for `artifact` wins,
+/// else every authority's reason.
+fn keyless_verify(
+    material: &Material,
+    artifact: Artifact<'_>,
+    authorities: &[KeylessAuthority],
+) -> Result<VerifiedKeyless, String> {
+    let mut why = Vec::new();
+    for authority in authorities {
+        match super::keyless::verify_material(
+            material,
+            artifact,
+            &authority.root,
+            &authority.identity,
+        ) {
+            Ok(v) => return Ok(v),
+            Err(e) => why.push(e.to_string()),
+        }
+    }
+    Err(why.join("; "))
+}
+
+/// The image digest as the keyless verifier takes it (the in-toto subject it must find).
+fn sha256_of(digest: &Digest) -> Artifact<'static> {
+    let mut bytes = [0u8; 32];
+    // A `Digest` is always 64 hex digits (checked when parsed).
+    let _ = hex::decode_to_slice(digest.hex(), &mut bytes);
+    Artifact::Sha256(bytes)
+}
+
+/// A keyless attestation (a cosign `.att` layer with a certificate, or a referrer bundle with
+/// one): the keyless verifier checks the chain, the identity and issuer, the Rekor entry and the
+/// DSSE signature; the statement read is the one it verified. Trusted keys do not apply.
+fn verify_keyless_attestation(
+    digest: &Digest,
+    a: &AttestationArtifact,
+    material: &KeylessMaterial,
+    trust: &TrustPolicy,
+) -> AttestationResult {
+    let annotated: Vec<String> = a.annotated_predicate_type.iter().cloned().collect();
+    let malformed = |why: String| AttestationFailure::Malformed {
+        origin: a.origin.clone(),
+        why,
+    };
+    let parsed = match material {
+        KeylessMaterial::Bundle(bytes) => keyless_bundle::parse_bundle(bytes),
+        KeylessMaterial::CosignLayer {
+            certificate,
+            rekor_bundle: Some(rekor),
+        } => keyless_bundle::parse_cosign_attestation_layer(&a.envelope, certificate, rekor),
+        KeylessMaterial::CosignLayer {
+            rekor_bundle: None, ..
+        } => {
+            return Err((
+                annotated,
+                malformed(format!(
+                    "keyless attestation without the {REKOR_BUNDLE_ANNOTATION} annotation (offline verification needs its Rekor entry)"
+                )),
+            ));
+        }
+    };
+    let m = parsed.map_err(|e| (annotated.clone(), malformed(e.to_string())))?;
+    let Content::Dsse {
+        payload_type,
+        payload,
+        ..
+    } = &m.content
+    else {
+        return Err((
+            annotated,
+            malformed("the bundle holds a message signature, not a DSSE statement".into()),
+        ));
+    };
+    if payload_type != dsse::IN_TOTO_PAYLOAD_TYPE {
+        return Err((
+            annotated,
+            malformed(dsse::EnvelopeError::PayloadType(payload_type.clone()).to_string()),
+        ));
+    }
+    let st = dsse::parse_statement(payload)
+        .map_err(|e| (annotated.clone(), malformed(e.to_string())))?;
+    let mut types = annotated;
+    types.push(st.predicate_type.clone());
+    if trust.keyless.is_empty() {
+        return Err((
+            types,
+            AttestationFailure::BadSignature {
+                origin: a.origin.clone(),
+                keys: format!(
+                    "{} (a keyless attestation needs a keyless identity)",
+                    trust.key_labels()
+                ),
+            },
+        ));
+    }
+    let verified = keyless_verify(&m, sha256_of(digest), &trust.keyless).map_err(|why| {
+        (
+            types.clone(),
+            AttestationFailure::KeylessRejected {
+                origin: a.origin.clone(),
+                why,
+            },
+        )
+    })?;
+    if !st.subject_digests.iter().any(|d| d == digest) {
+        return Err((
+            types,
+            AttestationFailure::SubjectMismatch {
+                origin: a.origin.clone(),
+                subjects: st
+                    .subject_digests
+                    .iter()
+                    .map(Digest::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            },
+        ));
+    }
+    if let Some(claimed) = &a.annotated_predicate_type
+        && claimed != &st.predicate_type
+    {
+        return Err((
+            types,
+            AttestationFailure::PredicateTypeMismatch {
+                origin: a.origin.clone(),
+                annotated: claimed.clone(),
+                signed: st.predicate_type.clone(),
+            },
+        ));
+    }
+    Ok((
+        VerifiedAttestation {
+            origin: a.origin.clone(),
+            predicate_type: st.predicate_type.clone(),
+            signer: verified.label(),
+        },
+        st,
+    ))
+}
+
+/// A message-signature bundle among the referrers: a signature over the image manifest bytes
+/// (their SHA-256 is the digest), by a trusted key or, with a certificate, a keyless authority.
+fn verify_message_signature(
+    digest: &Digest,
+    m: &MessageSignatureArtifact,
+    manifest: Option<&[u8]>,
+    trust: &TrustPolicy,
+) -> Result<VerifiedSignature, SignatureFailure> {
+    let malformed = |why: String| SignatureFailure::Malformed {
+        origin: m.origin.clone(),
+        why,
+    };
+    let material = keyless_bundle::parse_bundle(&m.bundle).map_err(|e| malformed(e.to_string()))?;
+    let Content::Message {
+        digest: claimed,
+        signature,
+    } = &material.content
+    else {
+        return Err(malformed(
+            "expected a message-signature bundle, found a DSSE envelope".into(),
+        ));
+    };
+    if let Some(claimed) = claimed
+        && claimed.as_slice() != hex::decode(digest.hex()).unwrap_or_default()
+    {
+        return Err(SignatureFailure::WrongImage {
+            origin: m.origin.clone(),
+            claimed: format!("sha256:{}", hex::encode(claimed)),
+        });
+    }
+    let manifest = manifest.filter(|b| Digest::of(b) == *digest).ok_or_else(|| {
+        malformed(format!(
+            "the image manifest {digest} was not fetched, so its message signature cannot be checked"
+        ))
+    })?;
+    let signer = if material.leaf_der.is_some() {
+        if trust.keyless.is_empty() {
+            return Err(SignatureFailure::UntrustedSigner {
+                origin: m.origin.clone(),
+                keys: format!(
+                    "{} (a keyless signature needs a keyless identity)",
+                    trust.key_labels()
+                ),
+            });
+        }
+        keyless_verify(&material, Artifact::Bytes(manifest), &trust.keyless)
+            .map_err(|why| SignatureFailure::KeylessRejected {
+                origin: m.origin.clone(),
+                why,
+            })?
+            .label()
+    } else {
+        trust
+            .key_for(signature, manifest)
+            .ok_or_else(|| SignatureFailure::UntrustedSigner {
+                origin: m.origin.clone(),
+                keys: trust.key_labels(),
+            })?
+            .label()
+    };
+    Ok(VerifiedSignature {
+        origin: m.origin.clone(),
+        signer,
+    })
 }
 
 /// Reads a verified statement's predicate into `read`; an error makes the attestation invalid.

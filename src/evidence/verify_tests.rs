@@ -64,6 +64,7 @@ fn attestation(
             "payload": STANDARD.encode(&st), "signatures": [{"keyid": "", "sig": STANDARD.encode(sig)}]})
         .to_string()
         .into_bytes(),
+        keyless: None,
     }
 }
 
@@ -97,6 +98,7 @@ fn each_key_algorithm_verifies_signatures_and_attestations() {
         let a = Artifacts {
             signatures: vec![simple_signing(&s, &d)],
             attestations: vec![attestation(&s, &d, predicates::CYCLONEDX, sbom())],
+            ..Default::default()
         };
         let v = verify(&d, &a, &trust(&[&s]), &require(&["cyclonedx"]));
         assert!(v.is_accepted(), "{}: {:?}", s.trusted.name, v.problems);
@@ -178,6 +180,7 @@ fn bundle_sign_statements_are_signatures() {
             bundle::COSIGN_SIGN_PREDICATE,
             serde_json::Value::Null,
         )],
+        ..Default::default()
     };
     let v = verify(&d, &sign(&s, &d), &trust(&[&s]), &require(&[]));
     assert!(v.is_accepted(), "{v:?}");
@@ -205,6 +208,7 @@ fn attestation_rules() {
     let base = || Artifacts {
         signatures: vec![simple_signing(&s, &d)],
         attestations: vec![],
+        ..Default::default()
     };
     let t = trust(&[&s]);
 
@@ -272,6 +276,7 @@ fn attestation_rules() {
         origin: "x".into(),
         annotated_predicate_type: Some(predicates::CYCLONEDX.into()),
         envelope: b"{garbage".to_vec(),
+        keyless: None,
     });
     let v = verify(&d, &a, &t, &require(&["cyclonedx"]));
     assert!(
@@ -296,6 +301,7 @@ fn vulnerability_budget() {
             predicates::COSIGN_VULN,
             vuln(report, SCANNED),
         )],
+        ..Default::default()
     };
     let verify =
         |d: &Digest, a: &Artifacts, t: &TrustPolicy, r: &Requirements| verify_at(d, a, t, r, now());
@@ -364,6 +370,7 @@ fn every_report_counts_worst_case_whatever_the_layer_order() {
         let a = Artifacts {
             signatures: vec![simple_signing(&s, &d)],
             attestations: atts,
+            ..Default::default()
         };
         verify_at(&d, &a, &t, &require(&["vuln"]), now())
     };
@@ -401,6 +408,7 @@ fn an_unreadable_report_rejects_even_when_a_clean_one_satisfies_the_requirement(
     let a = Artifacts {
         signatures: vec![simple_signing(&s, &d)],
         attestations: vec![clean, wrong_shape],
+        ..Default::default()
     };
     let v = verify_at(&d, &a, &trust(&[&s]), &require(&["vuln"]), now());
     match &v.problems[..] {
@@ -433,6 +441,7 @@ fn an_unreadable_report_rejects_even_when_a_clean_one_satisfies_the_requirement(
                 serde_json::json!({"Results": {}}),
             ),
         ],
+        ..Default::default()
     };
     assert!(verify_at(&d, &a, &trust(&[&s]), &require(&["vuln"]), now()).is_accepted());
 }
@@ -449,6 +458,7 @@ fn stale_reports_are_a_problem() {
             predicates::COSIGN_VULN,
             vuln(trivy(&[]), "2026-11-01T00:00:00Z"),
         )],
+        ..Default::default()
     };
     let v = verify_at(&d, &a, &trust(&[&s]), &require(&["vuln"]), now());
     assert!(
@@ -472,6 +482,7 @@ fn provenance_must_name_the_required_builder_and_source() {
     let with = |predicate: serde_json::Value| Artifacts {
         signatures: vec![simple_signing(&s, &d)],
         attestations: vec![attestation(&s, &d, predicates::SLSA_V02, predicate)],
+        ..Default::default()
     };
     let mut t = trust(&[&s]);
     t.provenance.builder_id = Some("https://github.com/o/builder".into());
@@ -498,6 +509,7 @@ fn provenance_must_name_the_required_builder_and_source() {
     let none = Artifacts {
         signatures: vec![simple_signing(&s, &d)],
         attestations: vec![],
+        ..Default::default()
     };
     let v = verify(&d, &none, &t, &require(&[]));
     assert!(
@@ -521,12 +533,14 @@ fn an_spdx_document_is_no_cyclonedx_sbom() {
     let a = Artifacts {
         signatures: vec![simple_signing(&s, &d)],
         attestations: vec![attestation(&s, &d, predicates::CYCLONEDX, spdx.clone())],
+        ..Default::default()
     };
     let v = verify(&d, &a, &trust(&[&s]), &require(&["cyclonedx"]));
     assert_eq!(v.problems[0].label(), "AttestationInvalid", "{v:?}");
     let a = Artifacts {
         signatures: vec![simple_signing(&s, &d)],
         attestations: vec![attestation(&s, &d, predicates::SPDX, spdx)],
+        ..Default::default()
     };
     assert!(verify(&d, &a, &trust(&[&s]), &require(&["spdxjson"])).is_accepted());
 }

@@ -8,6 +8,7 @@
 mod unique;
 
 pub mod oci;
+pub mod sigstore;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -54,6 +55,9 @@ pub struct Registry {
     child: Child,
     pub host: String,
     pub dir: tempfile::TempDir,
+    /// Whether it serves the OCI 1.1 referrers API (olareg) or not (docker-registry 2.8: clients
+    /// keep the referrers tag schema's index instead).
+    pub referrers_api: bool,
 }
 
 impl Drop for Registry {
@@ -65,12 +69,12 @@ impl Drop for Registry {
 
 impl Registry {
     pub fn start() -> Self {
-        Self::start_with(None, None)
+        Self::start_with(None, None, None)
     }
 
     /// A registry serving HTTPS with the given PEM certificate and key.
     pub fn start_tls(cert_pem: &str, key_pem: &str) -> Self {
-        Self::start_with(Some((cert_pem, key_pem)), None)
+        Self::start_with(Some((cert_pem, key_pem)), None, None)
     }
 
     /// A registry that demands HTTP basic auth (an htpasswd file made by the real `htpasswd`)
@@ -78,7 +82,7 @@ impl Registry {
     /// docker config in [`Registry::docker_config_dir`].
     pub fn start_basic_auth(user: &str, password: &str) -> Self {
         let htpasswd = run(Command::new(tool("htpasswd")).args(["-Bbn", user, password]));
-        let reg = Self::start_with(None, Some(&htpasswd));
+        let reg = Self::start_with(None, Some(&htpasswd), None);
         let auth = {
             use base64::Engine as _;
             base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
@@ -105,7 +109,18 @@ impl Registry {
         c
     }
 
-    fn start_with(tls: Option<(&str, &str)>, htpasswd: Option<&str>) -> Self {
+    /// A registry that demands bearer tokens from the token service at `realm` (distribution's
+    /// `auth: token`): JWTs issued by `issuer` for `service`, signed by a key whose certificate
+    /// is in `root_pem`.
+    pub fn start_token_auth(realm: &str, service: &str, issuer: &str, root_pem: &str) -> Self {
+        Self::start_with(None, None, Some((realm, service, issuer, root_pem)))
+    }
+
+    fn start_with(
+        tls: Option<(&str, &str)>,
+        htpasswd: Option<&str>,
+        token: Option<(&str, &str, &str, &str)>,
+    ) -> Self {
         let bin = tool("docker-registry");
         let dir = tempfile::tempdir().expect("tempdir");
         let port = TcpListener::bind("127.0.0.1:0")
@@ -136,6 +151,14 @@ impl Registry {
                 f.display()
             ));
         }
+        if let Some((realm, service, issuer, root_pem)) = token {
+            let f = dir.path().join("token-root.pem");
+            std::fs::write(&f, root_pem).unwrap();
+            yaml.push_str(&format!(
+                "auth:\n  token:\n    realm: {realm}\n    service: {service}\n    issuer: {issuer}\n    rootcertbundle: {}\n",
+                f.display()
+            ));
+        }
         std::fs::write(&config, yaml).expect("write registry config");
         let log = std::fs::File::create(dir.path().join("registry.log")).expect("log file");
         let access = std::fs::File::create(dir.path().join("access.log")).expect("log file");
@@ -146,18 +169,54 @@ impl Registry {
             .stderr(log)
             .spawn()
             .expect("start docker-registry");
-        let reg = Self { child, host, dir };
+        let reg = Self {
+            child,
+            host,
+            dir,
+            referrers_api: false,
+        };
+        reg.wait_listening("docker-registry", "registry.log");
+        reg
+    }
+
+    /// olareg (an in-memory registry with the OCI 1.1 referrers API) on a free loopback port.
+    pub fn start_olareg() -> Self {
+        let bin = tool("olareg");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let log = std::fs::File::create(dir.path().join("olareg.log")).expect("log file");
+        let child = Command::new(bin)
+            .args(["serve", "--addr", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--store-type", "mem"])
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .spawn()
+            .expect("start olareg");
+        let reg = Self {
+            child,
+            host: format!("127.0.0.1:{port}"),
+            dir,
+            referrers_api: true,
+        };
+        reg.wait_listening("olareg", "olareg.log");
+        reg
+    }
+
+    fn wait_listening(&self, name: &str, log: &str) {
+        let reg = self;
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(&reg.host).is_err() {
             assert!(
                 Instant::now() < deadline,
-                "docker-registry did not listen on {} within 20s; log: {}",
+                "{name} did not listen on {} within 20s; log: {}",
                 reg.host,
-                std::fs::read_to_string(reg.dir.path().join("registry.log")).unwrap_or_default()
+                std::fs::read_to_string(reg.dir.path().join(log)).unwrap_or_default()
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        reg
     }
 
     pub fn path(&self, name: &str) -> PathBuf {

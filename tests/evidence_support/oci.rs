@@ -107,3 +107,102 @@ pub fn edit_manifest(reg: &Registry, repo: &str, tag: &str, edit: impl Fn(&mut s
         &media_type,
     );
 }
+
+/// The media type of Sigstore bundle v0.3 (referrer artifact type and layer).
+pub const BUNDLE_V03: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+const EMPTY_CONFIG: &str = "application/vnd.oci.empty.v1+json";
+
+/// Attaches `bundle` to `subject` as cosign does: an OCI 1.1 referrer manifest (empty config,
+/// one bundle layer, `subject` set) pushed by digest, and on a registry without the referrers
+/// API the referrers tag schema's index (`sha256-<hex>`) updated to list it. Returns the
+/// referrer's digest.
+pub fn push_bundle_referrer(
+    reg: &Registry,
+    repo: &str,
+    subject: &release_gate::evidence::Digest,
+    subject_size: usize,
+    bundle: &[u8],
+    predicate_type: Option<&str>,
+) -> release_gate::evidence::Digest {
+    use release_gate::evidence::Digest;
+    upload_blob(reg, repo, b"{}");
+    upload_blob(reg, repo, bundle);
+    let mut annotations = serde_json::json!({"dev.sigstore.bundle.content":
+        if predicate_type.is_some() { "dsse-envelope" } else { "message-signature" }});
+    if let Some(t) = predicate_type {
+        annotations["dev.sigstore.bundle.predicateType"] = t.into();
+    }
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": BUNDLE_V03,
+        "config": {"mediaType": EMPTY_CONFIG, "digest": Digest::of(b"{}").to_string(), "size": 2},
+        "layers": [{"mediaType": BUNDLE_V03, "digest": Digest::of(bundle).to_string(),
+            "size": bundle.len()}],
+        "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": subject.to_string(), "size": subject_size},
+        "annotations": annotations,
+    });
+    let bytes = serde_json::to_vec(&manifest).unwrap();
+    let digest = Digest::of(&bytes);
+    put_manifest(
+        reg,
+        repo,
+        digest.as_str(),
+        &bytes,
+        "application/vnd.oci.image.manifest.v1+json",
+    );
+    if !reg.referrers_api {
+        let tag = format!("sha256-{}", subject.hex());
+        let existing = reg
+            .crane()
+            .args([
+                "manifest",
+                "--insecure",
+                &format!("{}/{repo}:{tag}", reg.host),
+            ])
+            .output()
+            .unwrap();
+        let mut index: serde_json::Value = if existing.status.success() {
+            serde_json::from_slice(&existing.stdout).unwrap()
+        } else {
+            serde_json::json!({"schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []})
+        };
+        index["manifests"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": digest.to_string(), "size": bytes.len(),
+                "artifactType": BUNDLE_V03, "annotations": manifest["annotations"].clone()}));
+        put_manifest(
+            reg,
+            repo,
+            &tag,
+            &serde_json::to_vec(&index).unwrap(),
+            "application/vnd.oci.image.index.v1+json",
+        );
+    }
+    digest
+}
+
+/// The raw manifest bytes of `image` (`host/repo@sha256:…`), checked against the digest.
+pub fn manifest_bytes(reg: &Registry, image: &str) -> Vec<u8> {
+    let out = reg
+        .crane()
+        .args(["manifest", "--insecure", image])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        release_gate::evidence::Digest::of(&out.stdout),
+        digest_of(image),
+        "crane manifest did not print the manifest byte for byte"
+    );
+    out.stdout
+}
