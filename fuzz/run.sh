@@ -5,15 +5,16 @@
 #
 #   FUZZ_SECONDS=60        seconds per target
 #   FUZZ_TARGETS="a b"     the targets to run (default: every target in fuzz/Cargo.toml)
-#   FUZZ_SANITIZER=none    none (default: a quarter of the build time of address, ~2x the speed;
-#                          the targets run safe Rust) or address
+#   FUZZ_SANITIZER=none    none (default: the parsers are safe Rust, and address is a second,
+#                          slower full build) or address
+#   FUZZ_ARGS="-max_len=4096"  more libFuzzer flags (after, so overriding, the script's own)
 #   FUZZ_MERGE=1           after a clean run, add the inputs that reach new code edges to the
 #                          corpus in the repository (fuzz/corpus/<target>); 0 leaves it alone
 #   fuzz/run.sh --cmin     instead of fuzzing: minimise fuzz/corpus/<target> together with the
 #                          cache's corpus (seed-* files kept); commit the result
 #
 # libFuzzer's flags are nightly-only; the stable toolchain takes them with RUSTC_BOOTSTRAP=1.
-# Outside the repository, under $RELEASE_GATE_CACHE (~/.cache/release-gate, which CI keeps):
+# Outside the repository, under $RELEASE_GATE_CACHE (~/.cache/release-gate):
 #   fuzz-target/             CARGO_TARGET_DIR of the fuzz build (warm builds take seconds;
 #                             another sanitizer rebuilds everything)
 #   fuzz/corpus/<target>/     the inputs libFuzzer finds, carried from run to run
@@ -24,7 +25,6 @@
 set -euo pipefail
 
 FUZZ_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO=$(dirname "$FUZZ_DIR")
 CACHE=${RELEASE_GATE_CACHE:-$HOME/.cache/release-gate}
 SECONDS_PER=${FUZZ_SECONDS:-60}
 SANITIZER=${FUZZ_SANITIZER:-none}
@@ -35,6 +35,7 @@ export RUSTC_BOOTSTRAP=1
 export CARGO_TARGET_DIR=${FUZZ_TARGET_DIR:-$CACHE/fuzz-target}
 WORK=$CACHE/fuzz
 NICE=(nice -n "${FUZZ_NICE:-10}")
+read -r -a EXTRA_ARGS <<<"${FUZZ_ARGS:-}"
 
 die() { printf 'fuzz: %s\n' "$*" >&2; exit 1; }
 [[ $SECONDS_PER =~ ^[0-9]+$ && $SECONDS_PER -gt 0 ]] || die "FUZZ_SECONDS=$SECONDS_PER is not a positive number"
@@ -61,7 +62,7 @@ fi
 all_targets=$(sed -n 's/^name = "\(.*\)"$/\1/p' "$FUZZ_DIR/Cargo.toml" | grep -v '^release-gate-fuzz$')
 targets=${FUZZ_TARGETS:-$all_targets}
 for t in $targets; do
-  grep -qx "$t" <<<"$all_targets" || die "no fuzz target '$t' (targets: $(echo $all_targets))"
+  grep -qx "$t" <<<"$all_targets" || die "no fuzz target '$t' (targets: ${all_targets//$'\n'/ })"
 done
 
 printf '==> building the fuzz targets (sanitizer %s, CARGO_TARGET_DIR=%s)\n' "$SANITIZER" "$CARGO_TARGET_DIR" >&2
@@ -111,7 +112,7 @@ for t in $targets; do
   # New inputs go to the first directory (the cache); the repository's corpus seeds the run.
   "${NICE[@]}" "$bin_dir/$t" "$work" "$corpus" \
     -max_total_time="$SECONDS_PER" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-    -artifact_prefix="$artifacts/" >"$log" 2>&1 || rc=$?
+    -artifact_prefix="$artifacts/" "${EXTRA_ARGS[@]}" >"$log" 2>&1 || rc=$?
   took=$((SECONDS - started))
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   per_sec=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
