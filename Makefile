@@ -5,7 +5,7 @@ SHELL := /usr/bin/env bash
 CACHE ?= $(HOME)/.cache/release-gate
 export RELEASE_GATE_CACHE := $(CACHE)
 
-.PHONY: run test tools crds cluster-up cluster-down help
+.PHONY: run test fuzz tools crds cluster-up cluster-down help
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -15,6 +15,9 @@ run: ## Run the operator against a local real control plane (or the cluster KUBE
 
 test: ## fmt, clippy, unit tests, CRD drift, and the end-to-end suite on a local control plane
 	e2e/test.sh
+
+fuzz: ## Build the fuzz targets and run each for FUZZ_SECONDS (default 60); fails on a crash
+	fuzz/run.sh
 
 tools: ## Build/install the test-bed tools into the cache (a no-op when cached)
 	e2e/tools/install.sh all
