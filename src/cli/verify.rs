@@ -471,14 +471,7 @@ fn trust_and_requirements(
         trust.max_report_age = age;
     }
     // The evidence layer reports facts; the policy judges them (criticals included).
-    let req = Requirements::new(
-        &required_names(require)?,
-        &VulnerabilityBudget {
-            critical: u32::MAX,
-            high: None,
-            medium: None,
-        },
-    );
+    let req = Requirements::new(&required_names(require)?);
     Ok((trust, req, covering_trust, uncovered))
 }
 
@@ -538,7 +531,6 @@ fn setup(args: &VerifyArgs) -> Result<Result<Setup, String>, String> {
                     evidence: crate::api::EvidenceRequirements {
                         require: required_names(require)?,
                         vulnerability_budget: VulnerabilityBudget {
-                            critical: 0,
                             high: *max_high,
                             medium: *max_medium,
                         },

@@ -22,7 +22,7 @@ pub mod trust;
 #[cfg(test)]
 mod judge_tests;
 
-use crate::api::{Decision, DecisionType, HardenedRelease, TrustPolicy, VulnerabilityBudget};
+use crate::api::{Decision, DecisionType, HardenedRelease, TrustPolicy};
 use crate::evidence::verify::{self, Requirements};
 use crate::evidence::{Digest, ImageRef, RegistryClient, fetch};
 use crate::policy::input::ReleaseInput;
@@ -572,15 +572,8 @@ async fn judge(
                 return Judgment::Fault(format!("cannot fetch the evidence of {digest}: {e}"));
             }
         };
-    // The evidence layer reports facts; no budget of its own (the policy judges criticals).
-    let req = Requirements::new(
-        &hr.spec.evidence.require,
-        &VulnerabilityBudget {
-            critical: u32::MAX,
-            high: None,
-            medium: None,
-        },
-    );
+    // The evidence layer reports facts; the policy judges them (criticals, budgets).
+    let req = Requirements::new(&hr.spec.evidence.require);
     let authorities = trust.authorities.clone();
     let (d, a) = (digest.clone(), artifacts.clone());
     let evidence =
