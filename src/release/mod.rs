@@ -7,15 +7,18 @@
 //! - [`facts`]: evidence → the typed policy input (pure);
 //! - [`status`]: outcome → status and conditions (pure);
 //! - [`pack`]: the Disclosure Pack (pure);
+//! - [`revoked`]: the workloads still running a release that turned Blocked;
 //! - [`apply`]: the writes.
 //!
 //! A release is re-verified on its `reverifyInterval`, at the expiry of an override it runs
-//! under, and when a TrustPolicy, a Decision of its namespace or the policy bundle changes. A
+//! under, and when a TrustPolicy, a Secret or ConfigMap a covering TrustPolicy references (a
+//! rotated key, a new trusted root), a Decision of its namespace or the policy bundle changes. A
 //! status write does not re-verify: the reconciler remembers the inputs it last judged.
 
 mod apply;
 pub mod facts;
 pub mod pack;
+pub mod revoked;
 pub mod status;
 pub mod trust;
 
@@ -30,9 +33,10 @@ use crate::policy::{PolicyHolder, PolicyInput, RELEASE_QUERY};
 use crate::reconcile::Context;
 use crate::shutdown::Shutdown;
 use futures::StreamExt;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, ResourceExt};
 use status::{Outcome, PolicyId};
 use std::collections::HashMap;
@@ -107,9 +111,17 @@ struct Memo {
     due: Instant,
 }
 
+/// The resource versions of the Secrets (`true`) and ConfigMaps of the operator's namespace, by
+/// name, as their watches last saw them: part of a verdict's inputs when a TrustPolicy names
+/// them.
+type RefVersions = Arc<Mutex<HashMap<(bool, String), String>>>;
+
 struct Ctx {
     base: Arc<Context>,
     settings: Settings,
+    ref_versions: RefVersions,
+    /// Where Pods running a revoked release are looked for (None: every namespace).
+    watch_namespace: Option<String>,
     memo: Mutex<HashMap<(String, String), Memo>>,
     failures: Mutex<HashMap<(String, String), u32>>,
 }
@@ -130,9 +142,24 @@ pub async fn run(
         None => (Api::all(client.clone()), Api::all(client.clone())),
     };
     let policy_changes = policy_changes(settings.policy.clone(), shutdown.clone());
+    let operator_namespace = settings.operator_namespace.clone();
+    let ref_versions = RefVersions::default();
+    // The TrustPolicies, for mapping a Secret or ConfigMap change to the releases they cover.
+    let (policies, policies_writer) = kube::runtime::reflector::store::<TrustPolicy>();
+    let policies_task = tokio::spawn(
+        kube::runtime::reflector(
+            policies_writer,
+            watcher(Api::<TrustPolicy>::all(client.clone()), Default::default()),
+        )
+        .default_backoff()
+        .take_until(shutdown.clone())
+        .for_each(|_| futures::future::ready(())),
+    );
     let ctx = Arc::new(Ctx {
         base,
         settings,
+        ref_versions: ref_versions.clone(),
+        watch_namespace: namespace.clone(),
         memo: Mutex::default(),
         failures: Mutex::default(),
     });
@@ -140,7 +167,19 @@ pub async fn run(
         .with_config(kube::runtime::controller::Config::default().concurrency(CONCURRENCY));
     let store = controller.store();
     let all = store.clone();
+    let on_secret = referenced_by(true, store.clone(), policies.clone(), ref_versions.clone());
+    let on_config_map = referenced_by(false, store.clone(), policies, ref_versions);
     controller
+        .watches(
+            Api::<Secret>::namespaced(client.clone(), &operator_namespace),
+            watcher::Config::default(),
+            move |s: Secret| on_secret(&s.metadata),
+        )
+        .watches(
+            Api::<ConfigMap>::namespaced(client.clone(), &operator_namespace),
+            watcher::Config::default(),
+            move |c: ConfigMap| on_config_map(&c.metadata),
+        )
         .watches(
             Api::<TrustPolicy>::all(client),
             watcher::Config::default(),
@@ -169,7 +208,60 @@ pub async fn run(
             }
         })
         .await;
+    policies_task.abort();
     tracing::info!("HardenedRelease controller stopped");
+}
+
+/// Maps a change to a Secret (`secret`) or ConfigMap of the operator's namespace to the
+/// releases covered by the TrustPolicies that reference it, and records its resource version
+/// (a verdict's input: a rotated key must be judged again, not remembered).
+fn referenced_by(
+    secret: bool,
+    releases: kube::runtime::reflector::Store<HardenedRelease>,
+    policies: kube::runtime::reflector::Store<TrustPolicy>,
+    versions: RefVersions,
+) -> impl Fn(
+    &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+) -> Vec<ObjectRef<HardenedRelease>>
++ Send
++ Sync
++ 'static {
+    move |meta| {
+        let name = meta.name.clone().unwrap_or_default();
+        let referencing: Vec<Arc<TrustPolicy>> = policies
+            .state()
+            .into_iter()
+            .filter(|tp| {
+                trust::references(tp)
+                    .iter()
+                    .any(|r| r.secret == secret && r.name == name)
+            })
+            .collect();
+        if referencing.is_empty() {
+            return Vec::new();
+        }
+        let version = meta.resource_version.clone().unwrap_or_default();
+        versions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((secret, name), version);
+        releases
+            .state()
+            .iter()
+            .filter(|r| {
+                ImageRef::parse(&r.spec.image).is_ok_and(|i| {
+                    let image = format!("{}/{}", i.registry, i.repository);
+                    referencing.iter().any(|tp| {
+                        tp.spec
+                            .images
+                            .iter()
+                            .any(|g| trust::glob_matches(g, &image))
+                    })
+                })
+            })
+            .map(|r| ObjectRef::from_obj(r.as_ref()))
+            .collect()
+    }
 }
 
 /// Yields whenever the bundle served changes (a new pinned bundle, or the first one loaded).
@@ -276,12 +368,25 @@ async fn reconcile(hr: Arc<HardenedRelease>, ctx: Arc<Ctx>) -> Result<Action, Er
         })?
         .items;
     let engine = ctx.settings.policy.as_ref().and_then(|h| h.current().ok());
+    let ref_versions: Vec<Option<String>> = {
+        let versions = ctx.ref_versions.lock().unwrap_or_else(|e| e.into_inner());
+        policies
+            .iter()
+            .flat_map(trust::references)
+            .map(|r| versions.get(&(r.secret, r.name)).cloned())
+            .collect()
+    };
     let fp = fingerprint(
         &hr,
         &policies,
         &decisions,
         engine.as_ref().map(|e| e.digest()),
     );
+    let fp = {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (fp, ref_versions).hash(&mut h);
+        h.finish()
+    };
     let now = Instant::now();
     if let Some(m) = ctx.memo.lock().unwrap_or_else(|e| e.into_inner()).get(&key)
         && m.fingerprint == fp

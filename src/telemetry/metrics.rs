@@ -66,6 +66,8 @@ pub struct Metrics {
     pub verification_duration: Histogram,
     /// Critical vulnerabilities of each release's verified report.
     pub release_criticals: Family<ReleaseLabels, Gauge>,
+    /// Pods still running a release after it turned from Ready to Blocked.
+    pub revoked_workloads: Family<ReleaseLabels, Gauge>,
     /// Attestations judged, by kind and result (their pass rate).
     pub attestations: Family<AttestationLabels, Counter>,
 }
@@ -104,6 +106,12 @@ impl Default for Metrics {
             prometheus_client::metrics::histogram::exponential_buckets(0.001, 2.0, 15),
         );
         let release_criticals = Family::<ReleaseLabels, Gauge>::default();
+        let revoked_workloads = Family::<ReleaseLabels, Gauge>::default();
+        registry.register(
+            "release_revoked_workloads",
+            "Pods still running a HardenedRelease's digest after it turned from Ready to Blocked",
+            revoked_workloads.clone(),
+        );
         let attestations = Family::<AttestationLabels, Counter>::default();
         registry.register(
             "release_attestations",
@@ -136,6 +144,7 @@ impl Default for Metrics {
             verifications,
             verification_duration,
             release_criticals,
+            revoked_workloads,
             attestations,
         }
     }
@@ -190,6 +199,25 @@ impl Metrics {
     }
 
     /// Sets the number of critical vulnerabilities of a release.
+    /// Sets the Pods still running a revoked release; `None` (the release is Ready again)
+    /// drops its series.
+    pub fn release_revoked_workloads(&self, namespace: &str, name: &str, pods: Option<usize>) {
+        let labels = ReleaseLabels {
+            namespace: namespace.into(),
+            name: name.into(),
+        };
+        match pods {
+            Some(n) => {
+                self.revoked_workloads
+                    .get_or_create(&labels)
+                    .set(i64::try_from(n).unwrap_or(i64::MAX));
+            }
+            None => {
+                self.revoked_workloads.remove(&labels);
+            }
+        }
+    }
+
     pub fn release_criticals(&self, namespace: &str, name: &str, criticals: u32) {
         self.release_criticals
             .get_or_create(&ReleaseLabels {
