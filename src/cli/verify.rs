@@ -591,7 +591,6 @@ fn setup(args: &VerifyArgs) -> Result<Result<Setup, String>, String> {
 fn required_names(from_flags: &[String]) -> Result<Vec<String>, String> {
     let mut names: Vec<String> = from_flags
         .iter()
-        .cloned()
         .map(|n| n.trim().to_string())
         .filter(|n| !n.is_empty())
         .collect();
@@ -915,7 +914,7 @@ mod tests {
 
     #[test]
     fn criticals_have_no_flag_and_the_old_trust_file_flag_says_what_replaced_it() {
-        let e = args(&["--max-critical", "1"]).err().expect("no such flag");
+        let e = args(&["--max-critical", "1"]).expect_err("no such flag");
         assert!(e.contains("--max-critical"), "{e}");
         let e = trust_and_requirements(&args(&["--policy", "trust.yaml"]).unwrap()).unwrap_err();
         assert!(
@@ -928,7 +927,7 @@ mod tests {
             &["--max-high", "3"],
             &["--max-low", "3"],
         ] {
-            let e = args(flag).err().expect("needs the bundle");
+            let e = args(flag).expect_err("needs the bundle");
             assert!(e.contains("--policy-bundle"), "{flag:?}: {e}");
         }
     }

@@ -222,14 +222,14 @@ pub async fn load(
 ) -> Trust {
     let mut read = std::collections::HashMap::new();
     for r in policies.iter().flat_map(|tp| references(tp)) {
-        let key = (r.secret, r.name.clone(), r.key.clone());
-        if !read.contains_key(&key) {
+        if let std::collections::hash_map::Entry::Vacant(e) =
+            read.entry((r.secret, r.name.clone(), r.key.clone()))
+        {
             let sel = KeySelector {
                 name: r.name,
                 key: r.key,
             };
-            let got = read_key(client, operator_namespace, &sel, r.secret).await;
-            read.insert(key, got);
+            e.insert(read_key(client, operator_namespace, &sel, r.secret).await);
         }
     }
     assemble(policies, |secret, sel| {
