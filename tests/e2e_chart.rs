@@ -120,6 +120,7 @@ async fn the_chart_lints_and_installs_into_the_real_api_server() {
         "RELEASE_GATE_POLICY_BUNDLE=/policy".to_owned(),
         format!("RELEASE_GATE_POLICY_DIGEST={digest}"),
         format!("RELEASE_GATE_OPERATOR_NAMESPACE={}", ns.name),
+        "RELEASE_GATE_LEADER_ELECT=true".to_owned(),
     ] {
         assert!(env.lines().any(|l| l == want), "{want}: {env}");
     }
@@ -200,6 +201,24 @@ async fn the_chart_lints_and_installs_into_the_real_api_server() {
     assert!(!can("update", "hardenedreleases.releasegate.dev", ""));
     assert!(!can("delete", "deployments.apps", ""));
     assert!(!can("create", "secrets", ""));
+    // Leader election: the Lease in the chart's namespace, and no other.
+    let lease = |ns: &str| {
+        let out = Command::new("kubectl")
+            .args([
+                "auth",
+                "can-i",
+                "patch",
+                "leases.coordination.k8s.io",
+                "-n",
+                ns,
+            ])
+            .arg(format!("--as={sa}"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim() == "yes"
+    };
+    assert!(lease(&ns.name), "the replicas share a Lease");
+    assert!(!lease("kube-system"));
 
     let (ok, out) = helm(&["uninstall", &release, "--namespace", &ns.name, "--wait"]);
     assert!(ok, "helm uninstall failed:\n{out}");

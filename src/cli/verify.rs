@@ -81,7 +81,8 @@ pub struct VerifyArgs {
     pub namespace: String,
 
     /// Removed: it named a trust file. Use --trust-policy (a TrustPolicy) and --policy-bundle.
-    #[arg(long = "policy", hide = true)]
+    /// Its old variable is still read, so a CI job that sets it is told what replaced it.
+    #[arg(long = "policy", env = "RELEASE_GATE_VERIFY_POLICY", hide = true)]
     pub removed_policy: Option<PathBuf>,
 
     /// Attestations that must be present, by cosign short name (`cyclonedx`, `spdxjson`,

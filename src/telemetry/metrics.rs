@@ -66,6 +66,8 @@ pub struct Metrics {
     pub verification_duration: Histogram,
     /// Critical vulnerabilities of each release's verified report.
     pub release_criticals: Family<ReleaseLabels, Gauge>,
+    /// 1 while this instance reconciles (holds the Lease, or runs without leader election).
+    pub leader: Gauge,
     /// Pods still running a release after it turned from Ready to Blocked.
     pub revoked_workloads: Family<ReleaseLabels, Gauge>,
     /// Attestations judged, by kind and result (their pass rate).
@@ -107,6 +109,12 @@ impl Default for Metrics {
         );
         let release_criticals = Family::<ReleaseLabels, Gauge>::default();
         let revoked_workloads = Family::<ReleaseLabels, Gauge>::default();
+        let leader = Gauge::default();
+        registry.register(
+            "controller_leader",
+            "Whether this instance reconciles (holds the leader Lease, or runs without leader election)",
+            leader.clone(),
+        );
         registry.register(
             "release_revoked_workloads",
             "Pods still running a HardenedRelease's digest after it turned from Ready to Blocked",
@@ -145,6 +153,7 @@ impl Default for Metrics {
             verification_duration,
             release_criticals,
             revoked_workloads,
+            leader,
             attestations,
         }
     }
@@ -199,6 +208,11 @@ impl Metrics {
     }
 
     /// Sets the number of critical vulnerabilities of a release.
+    /// Whether this instance reconciles now.
+    pub fn leader(&self, leading: bool) {
+        self.leader.set(i64::from(leading));
+    }
+
     /// Sets the Pods still running a revoked release; `None` (the release is Ready again)
     /// drops its series.
     pub fn release_revoked_workloads(&self, namespace: &str, name: &str, pods: Option<usize>) {
