@@ -72,12 +72,6 @@ pub struct Settings {
 /// Reconcile failures of the release controller.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("cannot list {what}: {source}")]
-    List {
-        what: &'static str,
-        #[source]
-        source: kube::Error,
-    },
     #[error(transparent)]
     Write(#[from] crate::reconcile::Error),
     #[error("cannot write the Disclosure Pack ConfigMap {namespace}/{name}: {source}")]
@@ -96,7 +90,6 @@ pub enum Error {
 impl Error {
     pub fn metric_label(&self) -> &'static str {
         match self {
-            Self::List { .. } => "list",
             Self::Write(e) => e.metric_label(),
             Self::WritePack { .. } => "write_pack",
             Self::Pack(_) => "render_pack",
@@ -119,6 +112,8 @@ type RefVersions = Arc<Mutex<HashMap<(bool, String), String>>>;
 struct Ctx {
     base: Arc<Context>,
     settings: Settings,
+    policies: kube::runtime::reflector::Store<TrustPolicy>,
+    decisions: kube::runtime::reflector::Store<Decision>,
     ref_versions: RefVersions,
     /// Where Pods running a revoked release are looked for (None: every namespace).
     watch_namespace: Option<String>,
@@ -144,20 +139,21 @@ pub async fn run(
     let policy_changes = policy_changes(settings.policy.clone(), shutdown.clone());
     let operator_namespace = settings.operator_namespace.clone();
     let ref_versions = RefVersions::default();
-    // The TrustPolicies, for mapping a Secret or ConfigMap change to the releases they cover.
-    let (policies, policies_writer) = kube::runtime::reflector::store::<TrustPolicy>();
-    let policies_task = tokio::spawn(
-        kube::runtime::reflector(
-            policies_writer,
-            watcher(Api::<TrustPolicy>::all(client.clone()), Default::default()),
-        )
-        .default_backoff()
-        .take_until(shutdown.clone())
-        .for_each(|_| futures::future::ready(())),
-    );
+    // TrustPolicies and Decisions are read from caches, not listed per reconcile (a burst of
+    // 1,000 releases listed both 4,000 times). A change re-judges every release once the cache
+    // holds it; the fingerprint makes that cheap for the releases it does not concern.
+    let (policies, policies_changed, policies_task) =
+        cache(Api::<TrustPolicy>::all(client.clone()), shutdown.clone());
+    let (decision_cache, decisions_changed, decisions_task) = cache(decisions, shutdown.clone());
+    tokio::select! {
+        _ = shutdown.clone() => return,
+        _ = futures::future::join(policies.wait_until_ready(), decision_cache.wait_until_ready()) => {}
+    }
     let ctx = Arc::new(Ctx {
         base,
         settings,
+        policies: policies.clone(),
+        decisions: decision_cache,
         ref_versions: ref_versions.clone(),
         watch_namespace: namespace.clone(),
         memo: Mutex::default(),
@@ -166,7 +162,6 @@ pub async fn run(
     let controller = Controller::new(releases, watcher::Config::default().any_semantic())
         .with_config(kube::runtime::controller::Config::default().concurrency(CONCURRENCY));
     let store = controller.store();
-    let all = store.clone();
     let on_secret = referenced_by(true, store.clone(), policies.clone(), ref_versions.clone());
     let on_config_map = referenced_by(false, store.clone(), policies, ref_versions);
     controller
@@ -180,25 +175,8 @@ pub async fn run(
             watcher::Config::default(),
             move |c: ConfigMap| on_config_map(&c.metadata),
         )
-        .watches(
-            Api::<TrustPolicy>::all(client),
-            watcher::Config::default(),
-            move |_| {
-                all.state()
-                    .iter()
-                    .map(|r| ObjectRef::from_obj(r.as_ref()))
-                    .collect::<Vec<_>>()
-            },
-        )
-        .watches(decisions, watcher::Config::default(), move |d: Decision| {
-            let ns = d.namespace();
-            store
-                .state()
-                .iter()
-                .filter(|r| r.namespace() == ns)
-                .map(|r| ObjectRef::from_obj(r.as_ref()))
-                .collect::<Vec<_>>()
-        })
+        .reconcile_all_on(policies_changed)
+        .reconcile_all_on(decisions_changed)
         .reconcile_all_on(policy_changes)
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
@@ -209,7 +187,42 @@ pub async fn run(
         })
         .await;
     policies_task.abort();
+    decisions_task.abort();
     tracing::info!("HardenedRelease controller stopped");
+}
+
+/// A cache of `api`'s objects, a stream that yields after each change it has applied (so a
+/// reconcile it triggers reads the change), and the task that keeps it.
+fn cache<K>(
+    api: Api<K>,
+    shutdown: Shutdown,
+) -> (
+    kube::runtime::reflector::Store<K>,
+    impl futures::Stream<Item = ()> + Send + 'static,
+    tokio::task::JoinHandle<()>,
+)
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let (store, writer) = kube::runtime::reflector::store::<K>();
+    let (tx, rx) = futures::channel::mpsc::unbounded::<()>();
+    let task = tokio::spawn(
+        kube::runtime::reflector(writer, watcher(api, watcher::Config::default()))
+            .default_backoff()
+            .touched_objects()
+            .take_until(shutdown)
+            .for_each(move |_| {
+                let _ = tx.unbounded_send(());
+                futures::future::ready(())
+            }),
+    );
+    (store, rx, task)
 }
 
 /// Maps a change to a Secret (`secret`) or ConfigMap of the operator's namespace to the
@@ -350,23 +363,17 @@ async fn reconcile(hr: Arc<HardenedRelease>, ctx: Arc<Ctx>) -> Result<Action, Er
         .namespace()
         .ok_or_else(|| Error::MissingNamespace(hr.name_any()))?;
     let key = key(&hr);
-    let client = &ctx.base.client;
-    let policies = Api::<TrustPolicy>::all(client.clone())
-        .list(&Default::default())
-        .await
-        .map_err(|source| Error::List {
-            what: "TrustPolicies",
-            source,
-        })?
-        .items;
-    let decisions = Api::<Decision>::namespaced(client.clone(), &namespace)
-        .list(&Default::default())
-        .await
-        .map_err(|source| Error::List {
-            what: "Decisions",
-            source,
-        })?
-        .items;
+    let mut policies: Vec<TrustPolicy> =
+        ctx.policies.state().iter().map(|p| (**p).clone()).collect();
+    policies.sort_by_key(|p| p.name_any());
+    let mut decisions: Vec<Decision> = ctx
+        .decisions
+        .state()
+        .iter()
+        .filter(|d| d.namespace().as_deref() == Some(namespace.as_str()))
+        .map(|d| (**d).clone())
+        .collect();
+    decisions.sort_by_key(|d| d.name_any());
     let engine = ctx.settings.policy.as_ref().and_then(|h| h.current().ok());
     let ref_versions: Vec<Option<String>> = {
         let versions = ctx.ref_versions.lock().unwrap_or_else(|e| e.into_inner());
