@@ -82,11 +82,16 @@ pub(super) async fn write(
     let revoked = status::is_ready(prev) && !status::is_ready(&next);
     let ready = status::is_ready(&next);
     apply_status(client, hr, next).await?;
-    if let Some(event) = event
-        && let Err(e) = ctx.base.recorder.publish(&event, &hr.object_ref(&())).await
-    {
-        // An Event is a courtesy; the status already holds the verdict.
-        tracing::warn!(name = %hr.name_any(), %namespace, error = %e, "cannot publish the verdict Event");
+    if let Some(event) = event {
+        // An Event is a courtesy (the status already holds the verdict): published without
+        // holding up the next release.
+        let (recorder, reference) = (ctx.base.recorder.clone(), hr.object_ref(&()));
+        let (name, ns) = (hr.name_any(), namespace.clone());
+        tokio::spawn(async move {
+            if let Err(e) = recorder.publish(&event, &reference).await {
+                tracing::warn!(%name, namespace = %ns, error = %e, "cannot publish the verdict Event");
+            }
+        });
     }
     if ready {
         ctx.base
