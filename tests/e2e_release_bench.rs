@@ -120,7 +120,8 @@ async fn many_releases_get_a_verdict() {
 }
 
 /// Pushes `digests` distinct images and signs and attests each with cosign (signature, CycloneDX
-/// SBOM, SLSA provenance, vulnerability report), `workers` at once.
+/// SBOM, SLSA provenance, vulnerability report), `workers` at once. `cosign sign` takes many
+/// images per call (one key decryption for all); `cosign attest` one.
 fn prepare(
     reg: &Registry,
     key: &evidence_support::KeyPair,
@@ -135,8 +136,8 @@ fn prepare(
         fixture("sbom.cdx.json"),
         fixture("slsa-provenance-v02.json"),
     );
-    let next = AtomicUsize::new(0);
     let images = Mutex::new(vec![String::new(); digests]);
+    let next = AtomicUsize::new(0);
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| {
@@ -146,30 +147,54 @@ fn prepare(
                         break;
                     }
                     let image = reg.push_image("team/app", &format!("v{i}"));
-                    let out = cosign(reg)
-                        .args([
-                            "sign",
-                            "--yes",
-                            "--tlog-upload=false",
-                            "--allow-insecure-registry",
-                            "--key",
-                        ])
-                        .arg(&key.key)
-                        .arg(&image)
-                        .output()
-                        .unwrap();
-                    assert!(
-                        out.status.success(),
-                        "{}",
-                        String::from_utf8_lossy(&out.stderr)
-                    );
-                    attest(reg, key, &image, "cyclonedx", &sbom);
-                    attest(reg, key, &image, "slsaprovenance", &provenance);
-                    attest(reg, key, &image, "vuln", &vuln);
                     images.lock().unwrap()[i] = image;
                 }
             });
         }
     });
-    images.into_inner().unwrap()
+    let images = images.into_inner().unwrap();
+    std::thread::scope(|s| {
+        for chunk in images.chunks(images.len().div_ceil(workers).max(1)) {
+            s.spawn(move || {
+                let out = cosign(reg)
+                    .args([
+                        "sign",
+                        "--yes",
+                        "--tlog-upload=false",
+                        "--allow-insecure-registry",
+                        "--key",
+                    ])
+                    .arg(&key.key)
+                    .args(chunk)
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            });
+        }
+    });
+    let next = AtomicUsize::new(0);
+    let jobs: Vec<(&str, &std::path::Path)> = vec![
+        ("cyclonedx", &sbom),
+        ("slsaprovenance", &provenance),
+        ("vuln", &vuln),
+    ];
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                loop {
+                    let j = next.fetch_add(1, Ordering::Relaxed);
+                    if j >= images.len() * jobs.len() {
+                        break;
+                    }
+                    let (kind, predicate) = jobs[j % jobs.len()];
+                    attest(reg, key, &images[j / jobs.len()], kind, predicate);
+                }
+            });
+        }
+    });
+    images
 }
