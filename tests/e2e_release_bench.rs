@@ -162,6 +162,9 @@ fn prepare(
                         "--yes",
                         "--tlog-upload=false",
                         "--allow-insecure-registry",
+                        // The default 3 min covers the whole call, not each image.
+                        "--timeout",
+                        "60m",
                         "--key",
                     ])
                     .arg(&key.key)
