@@ -188,13 +188,16 @@ fn prepare(
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| {
+                // One image's attestations in turn: cosign rewrites the image's `.att`
+                // manifest, so two at once on one image lose one.
                 loop {
-                    let j = next.fetch_add(1, Ordering::Relaxed);
-                    if j >= images.len() * jobs.len() {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= images.len() {
                         break;
                     }
-                    let (kind, predicate) = jobs[j % jobs.len()];
-                    attest(reg, key, &images[j / jobs.len()], kind, predicate);
+                    for (kind, predicate) in &jobs {
+                        attest(reg, key, &images[i], kind, predicate);
+                    }
                 }
             });
         }
