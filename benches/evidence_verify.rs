@@ -14,7 +14,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use evidence_support::*;
-use release_gate::api::VulnerabilityBudget;
 use release_gate::evidence::{RegistryConfig, Requirements, TrustPolicy, TrustedKey, Verifier};
 
 /// Runs of each command; the mean is reported (the first run of each is a warm-up, not counted).
@@ -126,10 +125,7 @@ fn main() {
         trust.clone(),
     )
     .unwrap();
-    let req = Requirements::new(
-        &["cyclonedx", "slsaprovenance", "vuln"].map(String::from),
-        &VulnerabilityBudget::default(),
-    );
+    let req = Requirements::new(&["cyclonedx", "slsaprovenance", "vuln"].map(String::from));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

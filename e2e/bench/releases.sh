@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Time until N HardenedReleases (default 1000, over D=10 signed digests) all have a verdict, and
-# the controller's peak RSS, against a local control plane and registry. The controller is the
-# debug build the tests use (PROFILE=release for an optimised one, a separate build).
-# Usage: e2e/bench/releases.sh        N=200 D=5 e2e/bench/releases.sh
+# Time until N HardenedReleases (default 1000, each of its own signed and attested digest: D=N)
+# all have a verdict, and the controller's peak RSS, against a local control plane and registry.
+# The controller is the optimised build (PROFILE=release, the default; PROFILE=dev for the debug
+# build the tests use). Signing D digests with cosign is timed apart (W=4 at once).
+# Usage: e2e/bench/releases.sh        N=200 e2e/bench/releases.sh        N=1000 D=10 W=2 ...
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root"
@@ -14,5 +15,6 @@ trap 'e2e/cluster.sh down "$run_dir"' EXIT
 e2e/cluster.sh up "$run_dir"
 # shellcheck disable=SC1091
 source "$run_dir/env"
-RELEASE_GATE_BENCH_RELEASES=${N:-1000} RELEASE_GATE_BENCH_DIGESTS=${D:-10} \
-  cargo test --profile "${PROFILE:-dev}" --locked --test e2e_release_bench -- --ignored --nocapture
+RELEASE_GATE_BENCH_RELEASES=${N:-1000} RELEASE_GATE_BENCH_DIGESTS=${D:-${N:-1000}} \
+  RELEASE_GATE_BENCH_PREP_WORKERS=${W:-4} \
+  cargo test --profile "${PROFILE:-release}" --locked --test e2e_release_bench -- --ignored --nocapture

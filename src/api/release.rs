@@ -86,16 +86,12 @@ fn default_required_predicates() -> Vec<String> {
     DEFAULT_REQUIRED_PREDICATES.map(String::from).to_vec()
 }
 
-/// Per-severity ceilings on the findings of the vulnerability report. Absent means unlimited,
-/// except `critical`, which defaults to 0: criticals block unless an unexpired override
-/// `Decision` covers them.
+/// Per-severity ceilings on the findings of the vulnerability report, judged by the policy
+/// bundle. Absent means unlimited. Criticals have no budget: they block unless an unexpired
+/// override `Decision` names each of them.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VulnerabilityBudget {
-    /// Critical findings allowed (default 0).
-    #[serde(default)]
-    #[schemars(range(min = 0, max = 10000))]
-    pub critical: u32,
     /// High findings allowed; unlimited when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 10000))]

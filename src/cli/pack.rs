@@ -8,7 +8,6 @@
 //! against the registry. The pack judges the release as it will be judged once signed, and says
 //! so in its signers section.
 
-use crate::api::Decision;
 use crate::evidence::dsse;
 use crate::evidence::predicates;
 use crate::evidence::verify::{Evidence, VerifiedSignature};
@@ -184,17 +183,7 @@ fn pack(args: &PackArgs) -> Result<crate::policy::Verdict, String> {
                 .to_owned()
         })?,
     };
-    let mut decisions = Vec::new();
-    for p in &args.decisions {
-        let text = std::fs::read(p)
-            .map_err(|e| format!("cannot read the Decision {}: {e}", p.display()))?;
-        let mut d: Decision = serde_yaml::from_slice(&text)
-            .map_err(|e| format!("the Decision {} does not parse: {e}", p.display()))?;
-        d.metadata
-            .namespace
-            .get_or_insert_with(|| args.namespace.clone());
-        decisions.push(d);
-    }
+    let decisions = super::verify::read_decisions(&args.decisions, &args.namespace)?;
     let pin = match &args.policy_digest {
         Some(d) => Pin::Digest(d.clone()),
         None => Pin::Unpinned,

@@ -36,7 +36,7 @@ pub use registry::{RegistryClient, RegistryConfig, RegistryError};
 pub use trust::{TrustError, TrustPolicy, TrustedKey};
 pub use trust_root::{TrustRootError, TrustedRoot};
 pub use verify::{Artifacts, Evidence, Problem, Requirements, Verdict};
-pub use vuln_facts::{Budget, VulnFacts};
+pub use vuln_facts::VulnFacts;
 
 /// Why an image could not be verified at all (as opposed to a verdict that rejects it).
 #[derive(Debug, thiserror::Error)]

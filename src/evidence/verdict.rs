@@ -5,27 +5,25 @@ use serde::Serialize;
 
 use super::artifacts::{AttestationFailure, SignatureFailure};
 use super::predicates::{self, ProvenanceMismatch, ProvenanceSummary, SbomSummary};
-use super::vuln_facts::{Budget, VulnFacts};
+use super::vuln_facts::VulnFacts;
 
-/// What must be present, and the vulnerability budget (the CLI's own check; the policy bundle
-/// judges the same facts for the controller).
+/// What must be present. The findings are facts: the policy bundle judges them (criticals and
+/// budgets), not the evidence layer.
 #[derive(Debug, Clone, Default)]
 pub struct Requirements {
     /// Predicate type URIs (short names already mapped, see `predicates::predicate_type_uri`).
     pub predicate_types: Vec<String>,
-    pub budget: Budget,
 }
 
 impl Requirements {
-    /// From `crate::api::EvidenceRequirements` or CLI short names.
-    pub fn new(names: &[String], budget: &crate::api::VulnerabilityBudget) -> Self {
+    /// From `crate::api::EvidenceRequirements::require` or CLI short names.
+    pub fn new(names: &[String]) -> Self {
         Self {
             predicate_types: names
                 .iter()
                 .map(|n| predicates::predicate_type_uri(n.trim()).to_owned())
                 .filter(|n| !n.is_empty())
                 .collect(),
-            budget: budget.into(),
         }
     }
 }
@@ -137,13 +135,6 @@ pub enum Problem {
         predicate_type: String,
         failures: Vec<AttestationFailure>,
     },
-    #[error("vulnerabilities over budget: {}", over.join(", "))]
-    OverBudget {
-        counts: crate::api::VulnerabilityCounts,
-        over: Vec<String>,
-        /// The most severe findings, for the message.
-        top: Vec<String>,
-    },
     #[error("vulnerability evidence is stale: {reason}")]
     VulnerabilityReportStale { reason: String },
     #[error("{origin}: {mismatch}")]
@@ -163,7 +154,6 @@ impl Problem {
             Self::AttestationMissing { .. } => "AttestationMissing",
             Self::AttestationInvalid { .. } => "AttestationInvalid",
             Self::EvidenceInvalid { .. } => "EvidenceInvalid",
-            Self::OverBudget { .. } => "VulnerabilitiesOverBudget",
             Self::VulnerabilityReportStale { .. } => "VulnerabilityReportStale",
             Self::ProvenanceMismatch { .. } => "ProvenanceMismatch",
         }

@@ -187,19 +187,6 @@ pub fn verify_at(
     }
     if !read.reports.is_empty() {
         let facts = VulnFacts::merge(&read.reports, trust.max_report_age, now);
-        let over = facts.over_budget(&req.budget);
-        if !over.is_empty() {
-            problems.push(Problem::OverBudget {
-                counts: facts.counts(),
-                over,
-                top: facts
-                    .findings
-                    .iter()
-                    .take(TOP_ADVISORIES)
-                    .map(|f| format!("{} {} in {}", f.id, f.severity.as_str(), f.package))
-                    .collect(),
-            });
-        }
         if let Some(reason) = &facts.stale_reason {
             problems.push(Problem::VulnerabilityReportStale {
                 reason: reason.clone(),

@@ -9,8 +9,7 @@
 //! evidence stale: the image is immutable, so its findings still hold and are counted, and the
 //! fresh scan covers what was published since.
 //!
-//! These are facts for the policy to judge (see `policies/`); [`VulnFacts::over_budget`] is the
-//! CLI's own check until the policy is the one judge.
+//! These are facts for the policy to judge (see `policies/`): no budget is checked here.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -73,28 +72,6 @@ pub struct VulnFacts {
     /// Why the evidence is stale.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stale_reason: Option<String>,
-}
-
-/// Per-severity ceilings; `None` is unlimited. `critical` is always bounded.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Budget {
-    pub critical: u32,
-    pub high: Option<u32>,
-    pub medium: Option<u32>,
-    pub low: Option<u32>,
-    pub unknown: Option<u32>,
-}
-
-impl From<&crate::api::VulnerabilityBudget> for Budget {
-    fn from(b: &crate::api::VulnerabilityBudget) -> Self {
-        Self {
-            critical: b.critical,
-            high: b.high,
-            medium: b.medium,
-            low: None,
-            unknown: None,
-        }
-    }
 }
 
 impl VulnFacts {
@@ -184,23 +161,6 @@ impl VulnFacts {
             low: self.low,
             unknown: self.unknown,
         }
-    }
-
-    /// What exceeds `budget`, e.g. `2 critical (budget 0)`; empty when within it.
-    pub fn over_budget(&self, budget: &Budget) -> Vec<String> {
-        [
-            ("critical", self.critical, Some(budget.critical)),
-            ("high", self.high, budget.high),
-            ("medium", self.medium, budget.medium),
-            ("low", self.low, budget.low),
-            ("unknown-severity", self.unknown, budget.unknown),
-        ]
-        .into_iter()
-        .filter_map(|(name, n, max)| {
-            max.filter(|max| n > *max)
-                .map(|max| format!("{n} {name} (budget {max})"))
-        })
-        .collect()
     }
 }
 
@@ -375,36 +335,6 @@ mod tests {
         );
         // The maximum age is configurable.
         assert!(VulnFacts::merge(&[fresh], Duration::from_secs(3600), t(NOW)).stale);
-    }
-
-    #[test]
-    fn budget_bounds_every_severity_including_unknown() {
-        let r = report(
-            "sha256:a",
-            Some(NOW),
-            &[
-                ("A", Severity::High, "p"),
-                ("B", Severity::Unknown, "p"),
-                ("C", Severity::Low, "p"),
-            ],
-        );
-        let v = VulnFacts::merge(&[r], DEFAULT_MAX_REPORT_AGE, t(NOW));
-        assert!(v.over_budget(&Budget::default()).is_empty());
-        let strict = Budget {
-            critical: 0,
-            high: Some(0),
-            medium: Some(0),
-            low: Some(0),
-            unknown: Some(0),
-        };
-        assert_eq!(
-            v.over_budget(&strict),
-            [
-                "1 high (budget 0)",
-                "1 low (budget 0)",
-                "1 unknown-severity (budget 0)"
-            ]
-        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ use kube::runtime::events::{Event, EventType};
 use kube::{Api, Resource, ResourceExt};
 
 use super::pack::{self, Pack};
+use super::revoked;
 use super::status::{self, READY};
 use super::{Ctx, Error};
 
@@ -78,14 +79,71 @@ pub(super) async fn write(
         next.disclosure_pack_ref = Some(format!("configmap/{name}"));
     }
     let event = verdict_event(prev, &next);
+    let revoked = status::is_ready(prev) && !status::is_ready(&next);
+    let ready = status::is_ready(&next);
     apply_status(client, hr, next).await?;
-    if let Some(event) = event
-        && let Err(e) = ctx.base.recorder.publish(&event, &hr.object_ref(&())).await
-    {
-        // An Event is a courtesy; the status already holds the verdict.
-        tracing::warn!(name = %hr.name_any(), %namespace, error = %e, "cannot publish the verdict Event");
+    if let Some(event) = event {
+        // An Event is a courtesy (the status already holds the verdict): published without
+        // holding up the next release.
+        let (recorder, reference) = (ctx.base.recorder.clone(), hr.object_ref(&()));
+        let (name, ns) = (hr.name_any(), namespace.clone());
+        tokio::spawn(async move {
+            if let Err(e) = recorder.publish(&event, &reference).await {
+                tracing::warn!(%name, namespace = %ns, error = %e, "cannot publish the verdict Event");
+            }
+        });
+    }
+    if ready {
+        ctx.base
+            .metrics
+            .release_revoked_workloads(&namespace, &hr.name_any(), None);
+    } else if revoked && let Some(digest) = prev.verified_digest.as_deref() {
+        report_revoked(ctx, hr, &namespace, digest).await;
     }
     Ok(())
+}
+
+/// Names the Pods still running `digest` of a release that just turned Blocked: an Event on
+/// the release and the revoked-workloads gauge. Best effort: the verdict is already written.
+async fn report_revoked(ctx: &Ctx, hr: &HardenedRelease, namespace: &str, digest: &str) {
+    let running = match revoked::still_running(
+        &ctx.base.client,
+        ctx.watch_namespace.as_deref(),
+        digest,
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(name = %hr.name_any(), error = %e, "cannot list the Pods still running a revoked release");
+            return;
+        }
+    };
+    ctx.base
+        .metrics
+        .release_revoked_workloads(namespace, &hr.name_any(), Some(running.len()));
+    if running.is_empty() {
+        return;
+    }
+    let mut note = revoked::note(digest, &running);
+    if note.len() > 1000 {
+        let mut cut = 997;
+        while !note.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        note.truncate(cut);
+        note.push_str("...");
+    }
+    let event = Event {
+        type_: EventType::Warning,
+        reason: "RevokedReleaseStillRunning".into(),
+        note: Some(note),
+        action: "Revoke".into(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.base.recorder.publish(&event, &hr.object_ref(&())).await {
+        tracing::warn!(name = %hr.name_any(), error = %e, "cannot publish the revoked-workloads Event");
+    }
 }
 
 /// The Event for a change of verdict (phase or Ready), if there is one.

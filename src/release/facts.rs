@@ -1,7 +1,6 @@
 //! Facts, not judgment: turns what the evidence layer verified for one digest (and what the
 //! covering TrustPolicies require of provenance and report age) into the typed input of the
-//! release policy. Pure. The vulnerability budget the evidence layer still checks
-//! (`Problem::OverBudget`) is ignored here: the pinned policy is the one judge.
+//! release policy. Pure. The pinned policy is the one judge.
 
 use crate::api::HardenedRelease;
 use crate::evidence::dsse;
@@ -120,12 +119,9 @@ impl Established {
         }
     }
 
-    /// The problems the evidence layer found, without its budget judgment.
+    /// The problems the evidence layer found.
     pub fn problems(&self) -> impl Iterator<Item = &Problem> {
-        self.evidence
-            .problems
-            .iter()
-            .filter(|p| !matches!(p, Problem::OverBudget { .. }))
+        self.evidence.problems.iter()
     }
 
     /// The predicate type URI of the verified attestation of `kind`, if any.

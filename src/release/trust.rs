@@ -127,6 +127,7 @@ fn matcher(m: &StringMatch, field: &str) -> Result<Matcher, String> {
 }
 
 /// Why a key or trust root could not be read.
+#[derive(Clone)]
 enum KeyError {
     /// The reference is wrong (no such object or key, or not allowed): not trusted.
     Config(String),
@@ -181,12 +182,94 @@ async fn read_key(
     }
 }
 
+/// A Secret or ConfigMap key a TrustPolicy references.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Reference {
+    /// A Secret (`spec.keys[].secretRef`) or a ConfigMap (`spec.keyless[].trustedRoot`).
+    pub secret: bool,
+    pub name: String,
+    pub key: String,
+    /// Where the policy names it, e.g. `TrustPolicy ci spec.keys[0].secretRef`.
+    pub field: String,
+}
+
+/// Every Secret and ConfigMap key `tp` references (they live in the operator's namespace).
+pub fn references(tp: &TrustPolicy) -> Vec<Reference> {
+    let name = tp.name_any();
+    let keys = tp.spec.keys.iter().enumerate().filter_map(|(i, k)| {
+        k.secret_ref.as_ref().map(|sel| Reference {
+            secret: true,
+            name: sel.name.clone(),
+            key: sel.key.clone(),
+            field: format!("TrustPolicy {name} spec.keys[{i}].secretRef"),
+        })
+    });
+    let roots = tp.spec.keyless.iter().enumerate().map(|(i, a)| Reference {
+        secret: false,
+        name: a.trusted_root.name.clone(),
+        key: a.trusted_root.key.clone(),
+        field: format!("TrustPolicy {name} spec.keyless[{i}].trustedRoot"),
+    });
+    keys.chain(roots).collect()
+}
+
 /// Builds the trust of the covering policies; Secrets and ConfigMaps are read from
 /// `operator_namespace`. What cannot be loaded is reported in [`Trust::problems`], not trusted.
 pub async fn load(
     client: &kube::Client,
     operator_namespace: &str,
     policies: &[&TrustPolicy],
+) -> Trust {
+    let mut read = std::collections::HashMap::new();
+    for r in policies.iter().flat_map(|tp| references(tp)) {
+        if let std::collections::hash_map::Entry::Vacant(e) =
+            read.entry((r.secret, r.name.clone(), r.key.clone()))
+        {
+            let sel = KeySelector {
+                name: r.name,
+                key: r.key,
+            };
+            e.insert(read_key(client, operator_namespace, &sel, r.secret).await);
+        }
+    }
+    assemble(policies, |secret, sel| {
+        read.get(&(secret, sel.name.clone(), sel.key.clone()))
+            .cloned()
+            .unwrap_or_else(|| Err(KeyError::Config("not read".into())))
+    })
+}
+
+/// The trust of policies that reference no Secret or ConfigMap (the CLI's `--trust-policy`,
+/// which cannot read the cluster), or an error naming the first reference and the fix.
+pub fn inline(policies: &[&TrustPolicy]) -> Result<Trust, String> {
+    if let Some(r) = policies.iter().flat_map(|tp| references(tp)).next() {
+        let fix = if r.secret {
+            "inline the public key as pem: instead of secretRef"
+        } else {
+            "the keyless trusted root is read from a ConfigMap; give the trusted_root.json with --trusted-root and the identity with --certificate-identity/--certificate-oidc-issuer instead"
+        };
+        return Err(format!(
+            "{} names {} {}/{}, which the CLI cannot read (it lives in the cluster); {fix}",
+            r.field,
+            if r.secret { "Secret" } else { "ConfigMap" },
+            r.name,
+            r.key
+        ));
+    }
+    let trust = assemble(policies, |_, _| {
+        Err(KeyError::Config("not available outside the cluster".into()))
+    });
+    match trust.problems.first() {
+        Some(p) => Err(p.clone()),
+        None => Ok(trust),
+    }
+}
+
+/// Builds the trust of `policies`, with `read` giving the data of a referenced Secret
+/// (`true`) or ConfigMap key. Pure apart from `read`.
+fn assemble(
+    policies: &[&TrustPolicy],
+    read: impl Fn(bool, &KeySelector) -> Result<Vec<u8>, KeyError>,
 ) -> Trust {
     let mut trust = Trust::default();
     for tp in policies {
@@ -196,7 +279,7 @@ pub async fn load(
             let field = format!("TrustPolicy {name} spec.keys[{i}] ({})", k.name);
             let pem = match (&k.pem, &k.secret_ref) {
                 (Some(pem), None) => Ok(pem.as_bytes().to_vec()),
-                (None, Some(sel)) => read_key(client, operator_namespace, sel, true).await,
+                (None, Some(sel)) => read(true, sel),
                 _ => Err(KeyError::Config(
                     "give exactly one of pem or secretRef".to_owned(),
                 )),
@@ -212,10 +295,10 @@ pub async fn load(
         }
         for (i, a) in tp.spec.keyless.iter().enumerate() {
             let field = format!("TrustPolicy {name} spec.keyless[{i}]");
-            let authority = async {
+            let authority = (|| {
                 let identity = matcher(&a.identity, "identity").map_err(KeyError::Config)?;
                 let issuer = matcher(&a.issuer, "issuer").map_err(KeyError::Config)?;
-                let json = read_key(client, operator_namespace, &a.trusted_root, false).await?;
+                let json = read(false, &a.trusted_root)?;
                 let root = TrustedRoot::from_json(
                     format!("configmap/{}/{}", a.trusted_root.name, a.trusted_root.key),
                     &json,
@@ -228,8 +311,8 @@ pub async fn load(
                         subject: identity,
                     },
                 })
-            };
-            match authority.await {
+            })();
+            match authority {
                 Ok(a) => trust.authorities.keyless.push(a),
                 Err(KeyError::Config(e)) => trust.problems.push(format!("{field}: {e}")),
                 Err(KeyError::Transient(e)) => trust.transient = Some(format!("{field}: {e}")),

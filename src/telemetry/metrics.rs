@@ -66,6 +66,10 @@ pub struct Metrics {
     pub verification_duration: Histogram,
     /// Critical vulnerabilities of each release's verified report.
     pub release_criticals: Family<ReleaseLabels, Gauge>,
+    /// 1 while this instance reconciles (holds the Lease, or runs without leader election).
+    pub leader: Gauge,
+    /// Pods still running a release after it turned from Ready to Blocked.
+    pub revoked_workloads: Family<ReleaseLabels, Gauge>,
     /// Attestations judged, by kind and result (their pass rate).
     pub attestations: Family<AttestationLabels, Counter>,
 }
@@ -104,6 +108,18 @@ impl Default for Metrics {
             prometheus_client::metrics::histogram::exponential_buckets(0.001, 2.0, 15),
         );
         let release_criticals = Family::<ReleaseLabels, Gauge>::default();
+        let revoked_workloads = Family::<ReleaseLabels, Gauge>::default();
+        let leader = Gauge::default();
+        registry.register(
+            "controller_leader",
+            "Whether this instance reconciles (holds the leader Lease, or runs without leader election)",
+            leader.clone(),
+        );
+        registry.register(
+            "release_revoked_workloads",
+            "Pods still running a HardenedRelease's digest after it turned from Ready to Blocked",
+            revoked_workloads.clone(),
+        );
         let attestations = Family::<AttestationLabels, Counter>::default();
         registry.register(
             "release_attestations",
@@ -136,6 +152,8 @@ impl Default for Metrics {
             verifications,
             verification_duration,
             release_criticals,
+            revoked_workloads,
+            leader,
             attestations,
         }
     }
@@ -190,6 +208,30 @@ impl Metrics {
     }
 
     /// Sets the number of critical vulnerabilities of a release.
+    /// Whether this instance reconciles now.
+    pub fn leader(&self, leading: bool) {
+        self.leader.set(i64::from(leading));
+    }
+
+    /// Sets the Pods still running a revoked release; `None` (the release is Ready again)
+    /// drops its series.
+    pub fn release_revoked_workloads(&self, namespace: &str, name: &str, pods: Option<usize>) {
+        let labels = ReleaseLabels {
+            namespace: namespace.into(),
+            name: name.into(),
+        };
+        match pods {
+            Some(n) => {
+                self.revoked_workloads
+                    .get_or_create(&labels)
+                    .set(i64::try_from(n).unwrap_or(i64::MAX));
+            }
+            None => {
+                self.revoked_workloads.remove(&labels);
+            }
+        }
+    }
+
     pub fn release_criticals(&self, namespace: &str, name: &str, criticals: u32) {
         self.release_criticals
             .get_or_create(&ReleaseLabels {

@@ -69,8 +69,18 @@ pub fn policy_digest() -> String {
 }
 
 pub fn start_controller(ns: &str, registry_host: &str, scratch: &std::path::Path) -> Controller {
+    start_controller_with(ns, registry_host, scratch, &[])
+}
+
+/// [`start_controller`] with more flags (e.g. leader election).
+pub fn start_controller_with(
+    ns: &str,
+    registry_host: &str,
+    scratch: &std::path::Path,
+    extra: &[&str],
+) -> Controller {
     let health_port = support::free_port();
-    let log = scratch.join(format!("controller-{ns}.log"));
+    let log = scratch.join(format!("controller-{ns}-{health_port}.log"));
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_release-gate"))
         .args([
             "controller",
@@ -92,6 +102,7 @@ pub fn start_controller(ns: &str, registry_host: &str, scratch: &std::path::Path
         .arg("--policy-bundle")
         .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"))
         .args(["--policy-digest", &policy_digest()])
+        .args(extra)
         .env("RUST_LOG", "info,release_gate=debug")
         .stdout(std::process::Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
