@@ -334,6 +334,23 @@ impl<'a> Compiler<'a> {
         let import_key =
             append_path_component(&self.current_package, root).map_err(CompilerError::from)?;
         if let Some(import_expr) = self.policy.inner.imports.get(&import_key) {
+            // release-gate fix 6: `import data.a.b as x` then `x.rule[...]` resolves as the
+            // data reference `data.a.b.rule[...]`, so a rule of the imported package is called
+            // directly (CallRule) instead of materialising the whole package as a virtual
+            // document on every access and indexing into it. Same value, far less work.
+            if let Ok(import_chain) = parse_reference_chain(import_expr) {
+                if matches!(&import_chain.root, ReferenceRoot::Variable(v) if v == "data")
+                    && !chain.components.is_empty()
+                {
+                    let mut components = import_chain.components;
+                    components.extend(chain.components.iter().cloned());
+                    let joined = ReferenceChain {
+                        root: ReferenceRoot::Variable("data".to_string()),
+                        components,
+                    };
+                    return self.compile_data_chain(&joined, span);
+                }
+            }
             let import_reg =
                 self.compile_rego_expr_with_span(import_expr, import_expr.span(), false)?;
             if chain.components.is_empty() {
