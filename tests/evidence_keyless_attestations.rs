@@ -13,7 +13,6 @@ use std::sync::Arc;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use evidence_support::sigstore::{self, IDENTITY, Identity, Key, Sigstore, cert_pem};
-use release_gate::api::VulnerabilityBudget;
 use release_gate::evidence::keyless::KeylessAuthority;
 use release_gate::evidence::verify::{
     AttestationArtifact, AttestationFailure, KeylessMaterial, MessageSignatureArtifact,
@@ -125,10 +124,7 @@ fn good_trust(s: &Sigstore) -> TrustPolicy {
 }
 
 fn require_slsa() -> Requirements {
-    Requirements::new(
-        &["slsaprovenance".to_owned()],
-        &VulnerabilityBudget::default(),
-    )
+    Requirements::new(&["slsaprovenance".to_owned()])
 }
 
 fn check(a: AttestationArtifact, trust: &TrustPolicy, about: &Digest) -> Verdict {

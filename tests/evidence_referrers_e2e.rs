@@ -19,7 +19,6 @@ use base64::engine::general_purpose::STANDARD as B64;
 use evidence_support::oci::*;
 use evidence_support::sigstore::{self, IDENTITY, Key, Sigstore, cert_pem};
 use evidence_support::*;
-use release_gate::api::VulnerabilityBudget;
 use release_gate::evidence::keyless::KeylessAuthority;
 use release_gate::evidence::verify::{AttestationFailure, SignatureFailure};
 use release_gate::evidence::{
@@ -62,10 +61,7 @@ fn listing(reg: &Registry) -> &'static str {
 }
 
 fn require(names: &[&str]) -> Requirements {
-    Requirements::new(
-        &names.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-        &VulnerabilityBudget::default(),
-    )
+    Requirements::new(&names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
 }
 
 fn verify_with(reg: &Registry, trust: TrustPolicy, image: &str, req: &Requirements) -> Report {
