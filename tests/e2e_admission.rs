@@ -1346,7 +1346,10 @@ fn the_chart_renders_self_managed_and_cert_manager_certificates() {
     // The certificate Role and its Secret grant are the self-managed mode's (the Lease Role
     // stays: leader election needs it in either mode).
     assert!(!yaml.contains("name: gate-webhook-certs"), "{yaml}");
-    assert!(!yaml.contains("resourceNames: [gate-webhook-tls]"), "{yaml}");
+    assert!(
+        !yaml.contains("resourceNames: [gate-webhook-tls]"),
+        "{yaml}"
+    );
 
     let (ok, _, err) = render(&["webhook.certificates.mode=self-signed"]);
     assert!(!ok);
