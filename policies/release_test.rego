@@ -262,3 +262,19 @@ test_missing_or_malformed_creation_times_never_clear if {
 	blocked(fx.release, [rollback("yesterday"), clearing("2026-06-01T00:05:00Z", {"digests": [fx.digest], "drills": ["drill"]})])
 	blocked(fx.release, [rollback("2026-06-01T00:00:00Z"), clearing(5, {"digests": [fx.digest], "drills": ["drill"]})])
 }
+
+test_the_order_of_decisions_changes_nothing if {
+	clear := clearing("2026-06-01T00:05:00Z", {"digests": [fx.digest], "drills": ["drill"]})
+	decision_for(fx.release, [clear, rollback("2026-06-01T00:00:00Z")]).allowed
+	early := clearing("2026-05-31T23:00:00Z", {"digests": [fx.digest], "drills": ["drill"]})
+	blocked(fx.release, [early, rollback("2026-06-01T00:00:00Z")])
+	blocked(fx.release, [rollback("2026-06-01T00:00:00Z"), early])
+}
+
+test_a_second_rollback_after_the_clearing_quarantines_again if {
+	clear := clearing("2026-06-01T00:05:00Z", {"digests": [fx.digest], "drills": ["drill"]})
+	again := object.union(rollback("2026-06-02T00:00:00Z"), {"metadata": {"name": "drill-rollback-2"}})
+	d := decision_for(fx.release, [rollback("2026-06-01T00:00:00Z"), clear, again])
+	not d.allowed
+	fx.has({r | some r in d.reasons}, "Decision payments/drill-rollback-2")
+}
