@@ -174,6 +174,7 @@ pub fn step(
                 s.window_start = Some(MicroTime(now));
                 s.consecutive_breaches = 0;
                 s.consecutive_passes = 0;
+                s.consecutive_no_data = 0;
             } else if started_before(&s, now, settings.progress_deadline) {
                 let reason = format!(
                     "the canary Deployment did not become available within {}s",
@@ -197,6 +198,7 @@ pub fn step(
                 s.window_start = Some(MicroTime(now));
                 s.consecutive_breaches = 0;
                 s.consecutive_passes = 0;
+                s.consecutive_no_data = 0;
                 notify(&mut s, Notice::RolledBack, "the target runs the recorded stable revision again, fully available; judging its recovery".into(), None);
             }
         }
@@ -431,17 +433,15 @@ fn record_window(s: &mut CanaryDrillStatus, w: &JudgedWindow, now: Timestamp) ->
         CountedAs::Breach => {
             s.consecutive_breaches += 1;
             s.consecutive_passes = 0;
+            s.consecutive_no_data = 0;
         }
         CountedAs::Pass => {
             s.consecutive_passes += 1;
             s.consecutive_breaches = 0;
+            s.consecutive_no_data = 0;
         }
-        CountedAs::Pause => {}
-    }
-    if j.counted_as == CountedAs::Pause {
-        s.consecutive_no_data += 1;
-    } else {
-        s.consecutive_no_data = 0;
+        // A paused window moves neither streak; it only counts towards maxNoDataWindows.
+        CountedAs::Pause => s.consecutive_no_data += 1,
     }
     let result = WindowResult {
         index,
