@@ -18,8 +18,8 @@ for t in vegeta opa kubectl openssl python3; do
   command -v "$t" >/dev/null || { echo "missing $t: run make tools and e2e/tools/install.sh vegeta" >&2; exit 1; }
 done
 duration=${DURATION:-10s}
-rates=${RATES:-"1000 5000"}
-opa_rates=${OPA_RATES:-"200 500 1000"}
+rates=${RATES-"1000 5000"}
+opa_rates=${OPA_RATES-"200 500 1000"}
 work=$(mktemp -d "${TMPDIR:-/tmp}/rg-webhook-bench.XXXXXX")
 pids=()
 own_cluster=""
@@ -87,6 +87,7 @@ digest=$("$bin" policy digest policies 2>/dev/null)
 RELEASE_GATE_LOG=warn "$bin" webhook --webhook-addr "127.0.0.1:$port" --tls-cert "$work/tls.crt" \
   --tls-key "$work/tls.key" --policy-bundle policies --policy-digest "$digest" &
 pids+=($!)
+gate_pid=$!
 for _ in $(seq 1 120); do
   [[ $(curl -s -o /dev/null -w '%{http_code}' --cacert "$work/tls.crt" "https://127.0.0.1:$port/readyz") == 200 ]] && break
   sleep 0.5
@@ -110,14 +111,22 @@ l = r["latencies"]
 ms = lambda k: l[k] / 1e6
 label, rate = sys.argv[1], sys.argv[2]
 print("%-12s %6s/s  p50 %8.2f ms  p99 %8.2f ms  max %8.2f ms  success %6.2f%%  throughput %6.0f/s  codes %s" % (
-    label, rate, ms("50th"), ms("99th"), ms("max"), r["success"] * 100, r["throughput"], r["status_codes"]))' "$1" "$2"
+    label, rate, ms("50th"), ms("99th"), ms("max"), r["success"] * 100, r["throughput"], r["status_codes"]))
+for e in (r.get("errors") or [])[:3]:
+    print("%-12s %6s    error: %s" % ("", "", e[:160]))' "$1" "$2"
 }
 printf 'POST https://127.0.0.1:%s/validate\nContent-Type: application/json\n@%s\n' "$port" "$work/review.json" >"$work/gate.targets"
 printf 'POST http://127.0.0.1:%s/v1/data/releasegate/admission/decision\nContent-Type: application/json\n@%s\n' "$opa_port" "$work/opa-input.json" >"$work/opa.targets"
 echo "open loop, $duration per rate; the webhook's deadline is 2000 ms"
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 for r in $rates; do
-  vegeta attack -rate="$r/s" -duration="$duration" -root-certs="$work/tls.crt" -targets="$work/gate.targets" -timeout=10s |
-    vegeta report -type=json | report release-gate "$r"
+  before=$(cpu_ticks "$gate_pid")
+  vegeta attack -rate="$r/s" -duration="$duration" -root-certs="$work/tls.crt" -targets="$work/gate.targets" -timeout=10s >"$work/gate.bin"
+  after=$(cpu_ticks "$gate_pid")
+  vegeta report -type=json <"$work/gate.bin" | report release-gate "$r"
+  requests=$(vegeta report -type=json <"$work/gate.bin" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])')
+  python3 -c 'import sys; t, n, hz = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]); print("%-12s %6s    webhook CPU %.2f s, %.0f µs per request" % ("", "", t / hz, t / hz / max(n, 1) * 1e6))' \
+    "$((after - before))" "$requests" "$(getconf CLK_TCK)"
 done
 for r in $opa_rates; do
   vegeta attack -rate="$r/s" -duration="$duration" -targets="$work/opa.targets" -timeout=10s |
