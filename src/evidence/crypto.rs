@@ -153,39 +153,6 @@ impl VerifyingKey {
     }
 }
 
-/// Verifies `sig` (ASN.1 ECDSA, Ed25519 or RSA PKCS#1) over `msg` with a DER
-/// SubjectPublicKeyInfo; the digest is SHA-256 except where the curve calls for SHA-384.
-pub(crate) fn verify_spki_signature(spki_der: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), String> {
-    use ring::signature as rs;
-    let spki = x509_cert::spki::SubjectPublicKeyInfoOwned::from_der(spki_der)
-        .map_err(|e| format!("public key is not DER SubjectPublicKeyInfo: {e}"))?;
-    let key = spki.subject_public_key.raw_bytes();
-    let alg = spki.algorithm.oid.to_string();
-    let curve = spki
-        .algorithm
-        .parameters
-        .as_ref()
-        .and_then(|p| p.decode_as::<der::asn1::ObjectIdentifier>().ok())
-        .map(|o| o.to_string());
-    let algs: Vec<&'static dyn rs::VerificationAlgorithm> = match (alg.as_str(), curve.as_deref()) {
-        ("1.2.840.10045.2.1", Some("1.2.840.10045.3.1.7")) => vec![&rs::ECDSA_P256_SHA256_ASN1],
-        ("1.2.840.10045.2.1", Some("1.3.132.0.34")) => {
-            vec![&rs::ECDSA_P384_SHA384_ASN1, &rs::ECDSA_P384_SHA256_ASN1]
-        }
-        ("1.3.101.112", _) => vec![&rs::ED25519],
-        ("1.2.840.113549.1.1.1", _) => vec![&rs::RSA_PKCS1_2048_8192_SHA256],
-        _ => return Err(format!("unsupported key algorithm {alg}")),
-    };
-    if algs
-        .into_iter()
-        .any(|a| rs::UnparsedPublicKey::new(a, key).verify(msg, sig).is_ok())
-    {
-        Ok(())
-    } else {
-        Err("signature mismatch".into())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
