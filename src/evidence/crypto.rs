@@ -153,6 +153,20 @@ impl VerifyingKey {
     }
 }
 
+/// Every scheme the `sigstore` crate makes signers for, for the tests of the modules above.
+#[cfg(test)]
+pub(crate) const SCHEMES: [sigstore::crypto::SigningScheme; 6] = {
+    use sigstore::crypto::SigningScheme as S;
+    [
+        S::ECDSA_P256_SHA256_ASN1,
+        S::ECDSA_P384_SHA384_ASN1,
+        S::ECDSA_P521_SHA512_ASN1,
+        S::ED25519,
+        S::RSA_PKCS1_SHA256(2048),
+        S::RSA_PSS_SHA256(2048),
+    ]
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,16 +208,8 @@ mod tests {
 
     #[test]
     fn every_scheme_verifies_only_what_was_signed() {
-        use sigstore::crypto::SigningScheme;
         let mut signed = vec![];
-        for scheme in [
-            SigningScheme::ECDSA_P256_SHA256_ASN1,
-            SigningScheme::ECDSA_P384_SHA384_ASN1,
-            SigningScheme::ECDSA_P521_SHA512_ASN1,
-            SigningScheme::ED25519,
-            SigningScheme::RSA_PKCS1_SHA256(2048),
-            SigningScheme::RSA_PSS_SHA256(2048),
-        ] {
+        for scheme in SCHEMES {
             let signer = scheme.create_signer().unwrap();
             let keys = signer.to_sigstore_keypair().unwrap();
             let key = VerifyingKey::from_der(&keys.public_key_to_der().unwrap()).unwrap();

@@ -184,15 +184,7 @@ mod tests {
     #[test]
     fn log_keys_of_every_scheme_sign_sets_and_checkpoints() {
         use base64::engine::general_purpose::STANDARD;
-        use sigstore::crypto::SigningScheme;
-        for scheme in [
-            SigningScheme::ECDSA_P256_SHA256_ASN1,
-            SigningScheme::ECDSA_P384_SHA384_ASN1,
-            SigningScheme::ECDSA_P521_SHA512_ASN1,
-            SigningScheme::ED25519,
-            SigningScheme::RSA_PKCS1_SHA256(2048),
-            SigningScheme::RSA_PSS_SHA256(2048),
-        ] {
+        for scheme in super::super::crypto::SCHEMES {
             let signer = scheme.create_signer().unwrap();
             let public_key_der = signer
                 .to_sigstore_keypair()
