@@ -4,7 +4,8 @@
 //! the Rekor SET and the inclusion proof (both marked TODO there), matches identities only
 //! exactly and only on the deprecated issuer extension, and needs the crate's `verify` feature,
 //! which brings reqwest/OAuth and a second rustls crypto provider. The checks here are the ones
-//! the Sigstore client spec asks for, on rustls-webpki (chain), ring (signatures) and x509-cert:
+//! the Sigstore client spec asks for, on rustls-webpki (chain), x509-cert and the evidence
+//! modules' one signature check, `crypto::VerifyingKey`:
 //!
 //! 1. the Rekor entry's SET verifies with a log key from the trust root; that makes its
 //!    integrated time trustworthy; an inclusion proof, when present, must lead to a checkpoint
@@ -27,7 +28,7 @@ use x509_cert::Certificate;
 use x509_cert::ext::pkix::SubjectAltName;
 use x509_cert::ext::pkix::name::GeneralName;
 
-use super::crypto::verify_spki_signature;
+use super::crypto::VerifyingKey;
 use super::dsse;
 use super::keyless_bundle::{self, Content, Material};
 use super::rekor;
@@ -254,6 +255,7 @@ pub(crate) fn verify_material(
         .subject_public_key_info()
         .to_der()
         .map_err(|e| malformed(format!("certificate key: {e}")))?;
+    let key = VerifyingKey::from_der(&spki).map_err(KeylessError::BadSignature)?;
     let digest = artifact.sha256();
     let (signature, signed_hash) = match &m.content {
         Content::Message {
@@ -275,7 +277,8 @@ pub(crate) fn verify_material(
                         .into(),
                 ));
             };
-            verify_spki_signature(&spki, bytes, signature).map_err(KeylessError::BadSignature)?;
+            key.verify(bytes, signature)
+                .map_err(KeylessError::BadSignature)?;
             (signature, digest.to_vec())
         }
         Content::Dsse {
@@ -284,7 +287,8 @@ pub(crate) fn verify_material(
             signature,
         } => {
             let pae = dsse::pae(payload_type, payload);
-            verify_spki_signature(&spki, &pae, signature).map_err(KeylessError::BadSignature)?;
+            key.verify(&pae, signature)
+                .map_err(KeylessError::BadSignature)?;
             let statement: serde_json::Value = serde_json::from_slice(payload)
                 .map_err(|e| malformed(format!("DSSE payload is not JSON: {e}")))?;
             let want = hex::encode(digest);

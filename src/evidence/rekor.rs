@@ -9,7 +9,7 @@
 use base64::Engine as _;
 use sha2::{Digest as _, Sha256};
 
-use super::crypto::b64;
+use super::crypto::{VerifyingKey, b64};
 use super::trust_root::TransparencyLog;
 
 /// A Merkle inclusion proof as a bundle carries it.
@@ -37,7 +37,7 @@ pub struct TlogEntry {
 
 /// Verifies `sig` by the log's key over `msg`.
 pub fn log_signature_ok(log: &TransparencyLog, msg: &[u8], sig: &[u8]) -> Result<(), String> {
-    super::crypto::verify_spki_signature(&log.public_key_der, msg, sig)
+    VerifyingKey::from_der(&log.public_key_der)?.verify(msg, sig)
 }
 
 /// Checks the SET: the log's signature over the canonical JSON of body, integrated time, log id
@@ -147,13 +147,14 @@ fn verify_checkpoint(
         return Err("checkpoint does not match the inclusion proof's tree size and root".into());
     }
     let signed = format!("{text}\n");
+    let key = VerifyingKey::from_der(&log.public_key_der)?;
     let verified = sigs
         .lines()
         .filter_map(|l| l.strip_prefix("\u{2014} "))
         .filter_map(|l| l.rsplit_once(' '))
         .filter_map(|(_, b)| b64(b))
         .filter(|raw| raw.len() > 4)
-        .any(|raw| log_signature_ok(log, signed.as_bytes(), &raw[4..]).is_ok());
+        .any(|raw| key.verify(signed.as_bytes(), &raw[4..]).is_ok());
     if verified {
         Ok(())
     } else {
@@ -176,5 +177,59 @@ mod tests {
             root_from_proof(1, 2, &other, std::slice::from_ref(&leaf)),
             Some(hash_children(&leaf, &other))
         );
+    }
+
+    /// Log keys of every scheme Sigstore signs with count, not only the ones ring verified
+    /// before (it took neither RSA PSS nor P-521).
+    #[test]
+    fn log_keys_of_every_scheme_sign_sets_and_checkpoints() {
+        use base64::engine::general_purpose::STANDARD;
+        for scheme in super::super::crypto::SCHEMES {
+            let signer = scheme.create_signer().unwrap();
+            let public_key_der = signer
+                .to_sigstore_keypair()
+                .unwrap()
+                .public_key_to_der()
+                .unwrap();
+            let log = TransparencyLog {
+                base_url: "https://rekor.example".into(),
+                key_id: Sha256::digest(&public_key_der).to_vec(),
+                key_details: format!("{scheme}"),
+                public_key_der,
+                valid_for: super::super::trust_root::Validity {
+                    start: 0,
+                    end: None,
+                },
+            };
+            let sig = signer.sign(b"set").unwrap();
+            assert_eq!(log_signature_ok(&log, b"set", &sig), Ok(()), "{scheme}");
+            assert_eq!(
+                log_signature_ok(&log, b"other", &sig),
+                Err("signature mismatch".into()),
+                "{scheme}"
+            );
+
+            let root = leaf_hash(b"entry");
+            let text = format!("rekor.example - 1\n1\n{}", STANDARD.encode(&root));
+            let mut hinted = vec![0; 4];
+            hinted.extend(signer.sign(format!("{text}\n").as_bytes()).unwrap());
+            let note = format!(
+                "{text}\n\n\u{2014} rekor.example {}\n",
+                STANDARD.encode(&hinted)
+            );
+            let proof = InclusionProof {
+                log_index: 0,
+                tree_size: 1,
+                root_hash: root,
+                hashes: vec![],
+                checkpoint: Some(note.clone()),
+            };
+            assert_eq!(verify_checkpoint(&note, &proof, &log), Ok(()), "{scheme}");
+            let forged = note.replacen("rekor.example - 1", "rekor.example - 2", 1);
+            assert!(
+                verify_checkpoint(&forged, &proof, &log).is_err(),
+                "{scheme}"
+            );
+        }
     }
 }

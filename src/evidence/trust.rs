@@ -1,9 +1,11 @@
 //! Trust authorities: the public keys (ECDSA P-256/384/521, Ed25519, RSA, PEM) whose signatures
 //! count. They come from platform configuration (a Secret, a file, inline PEM), never from the
-//! artifact being verified. Key parsing and the signature primitives are the `sigstore` crate's.
+//! artifact being verified. Key parsing and the signature check are `crypto::VerifyingKey`'s,
+//! on the `sigstore` crate's parsing and primitives.
 
 use sha2::Digest as _;
-use sigstore::crypto::{CosignVerificationKey, Signature};
+
+use super::crypto::VerifyingKey;
 
 /// A public key that may sign releases.
 #[derive(Debug, Clone)]
@@ -12,10 +14,7 @@ pub struct TrustedKey {
     pub name: String,
     /// `sha256:<hex>` of the key's DER SubjectPublicKeyInfo: a stable id for reports.
     pub fingerprint: String,
-    key: CosignVerificationKey,
-    /// For Ed25519 keys, the same key for Ed25519ph: cosign v2 signs with Ed25519ph when given
-    /// an Ed25519 key (sigstore/sigstore#1595), other tools sign with pure Ed25519.
-    ed25519ph: Option<ed25519_dalek::VerifyingKey>,
+    key: VerifyingKey,
 }
 
 /// Why a trust authority cannot be loaded.
@@ -35,48 +34,22 @@ impl TrustedKey {
     /// Loads a PEM `PUBLIC KEY` (SubjectPublicKeyInfo); the algorithm is taken from the key.
     pub fn from_pem(name: impl Into<String>, pem: &[u8]) -> Result<Self, TrustError> {
         let name = name.into();
-        let key = CosignVerificationKey::try_from_pem(pem).map_err(|e| TrustError::Key {
+        let key = VerifyingKey::from_pem(pem).map_err(|why| TrustError::Key {
             name: name.clone(),
-            why: e.to_string(),
+            why,
         })?;
-        let der = super::crypto::pem_der(pem).ok_or_else(|| TrustError::Key {
-            name: name.clone(),
-            why: "no PEM body".into(),
-        })?;
-        let fingerprint = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&der)));
-        let ed25519ph = match &key {
-            CosignVerificationKey::ED25519(_) => {
-                Some(ed25519_from_spki(&der).ok_or_else(|| TrustError::Key {
-                    name: name.clone(),
-                    why:
-                        "Ed25519 SubjectPublicKeyInfo is not 44 bytes holding a valid point".into(),
-                })?)
-            }
-            _ => None,
-        };
+        let fingerprint = format!("sha256:{}", hex::encode(sha2::Sha256::digest(key.der())));
         Ok(Self {
             name,
             fingerprint,
             key,
-            ed25519ph,
         })
     }
 
-    /// Whether `sig` is this key's signature over `msg` (cosign hashes with the key's digest).
-    /// Ed25519 keys accept pure Ed25519 and Ed25519ph (SHA-512 prehash, empty context); the two
-    /// are domain-separated, so neither signature can pass for the other.
+    /// Whether `sig` is this key's signature over `msg`, in any scheme cosign signs with for
+    /// the key (see `VerifyingKey`: Ed25519 keys, for one, take pure Ed25519 and Ed25519ph).
     pub fn verifies(&self, sig: &[u8], msg: &[u8]) -> bool {
-        if self.key.verify_signature(Signature::Raw(sig), msg).is_ok() {
-            return true;
-        }
-        let Some(ph) = &self.ed25519ph else {
-            return false;
-        };
-        let Ok(sig) = ed25519_dalek::Signature::from_slice(sig) else {
-            return false;
-        };
-        ph.verify_prehashed(sha2::Sha512::new().chain_update(msg), None, &sig)
-            .is_ok()
+        self.key.verify(msg, sig).is_ok()
     }
 
     /// A short label: the name and the first 12 hex digits of the fingerprint.
@@ -87,16 +60,6 @@ impl TrustedKey {
             .unwrap_or(&self.fingerprint);
         format!("key {} ({short})", self.name)
     }
-}
-
-/// The raw key of an Ed25519 SubjectPublicKeyInfo (RFC 8410: a fixed 12-byte header, then 32
-/// bytes).
-fn ed25519_from_spki(der: &[u8]) -> Option<ed25519_dalek::VerifyingKey> {
-    const HEADER: [u8; 12] = [
-        0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
-    ];
-    let raw: &[u8; 32] = der.strip_prefix(&HEADER[..])?.try_into().ok()?;
-    ed25519_dalek::VerifyingKey::from_bytes(raw).ok()
 }
 
 /// The set of authorities a verification trusts, and what the platform demands of the evidence
@@ -156,31 +119,70 @@ impl TrustPolicy {
 mod tests {
     use super::*;
 
+    fn fixture(name: &str) -> Vec<u8> {
+        let path = format!("{}/tests/fixtures/keyed/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    fn signature(name: &str) -> Vec<u8> {
+        super::super::crypto::b64(std::str::from_utf8(&fixture(name)).unwrap()).unwrap()
+    }
+
+    /// Keys and signatures made by cosign (and OpenSSL), `tests/fixtures/keyed/README.md`.
     #[test]
-    fn ed25519_keys_take_pure_and_prehashed_signatures() {
-        use base64::Engine as _;
-        use ed25519_dalek::Signer as _;
-        let sk = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
-        let mut der = vec![
-            0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
-        ];
-        der.extend_from_slice(sk.verifying_key().as_bytes());
-        let pem = format!(
-            "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
-            base64::engine::general_purpose::STANDARD.encode(&der)
+    fn cosign_keys_verify_cosign_signatures() {
+        let blob = fixture("blob.txt");
+        let keys = ["p256", "rsa2048", "p384"].map(|k| {
+            TrustedKey::from_pem(format!("{k}.pub"), &fixture(&format!("{k}.pub"))).unwrap()
+        });
+        for (key, sig) in keys.iter().zip(["p256.sig", "rsa2048.sig", "p384.sig"]) {
+            let sig = signature(sig);
+            assert!(key.verifies(&sig, &blob), "{}", key.name);
+            assert!(!key.verifies(&sig, b"other blob"), "{}", key.name);
+            assert!(!key.verifies(&sig[..sig.len() - 1], &blob), "{}", key.name);
+            // Only the key that made it.
+            let policy = TrustPolicy {
+                keys: keys.to_vec(),
+                ..Default::default()
+            };
+            assert_eq!(
+                policy.key_for(&sig, &blob).map(|k| &k.name),
+                Some(&key.name)
+            );
+        }
+        // P-384 with SHA-256 (OpenSSL), which the keyed path did not take before.
+        assert!(keys[2].verifies(&signature("p384-sha256.sig"), &blob));
+        assert_eq!(
+            keys[0].fingerprint,
+            format!(
+                "sha256:{}",
+                hex::encode(sha2::Sha256::digest(
+                    super::super::crypto::pem_der(&fixture("p256.pub")).unwrap()
+                ))
+            )
         );
-        let key = TrustedKey::from_pem("ed.pub", pem.as_bytes()).unwrap();
-        let msg = b"payload";
-        let pure = sk.sign(msg).to_bytes();
-        let ph = sk
-            .sign_prehashed(sha2::Sha512::new().chain_update(msg), None)
-            .unwrap()
-            .to_bytes();
-        assert!(key.verifies(&pure, msg));
-        assert!(key.verifies(&ph, msg));
-        assert!(!key.verifies(&ph, b"other payload"));
-        assert!(!key.verifies(&pure, b"other payload"));
-        assert!(!key.verifies(&ph[..10], msg));
+    }
+
+    /// cosign v2 signs with Ed25519ph for an Ed25519 key: its DSSE attestation verifies.
+    #[test]
+    fn cosign_ed25519_attestation_verifies() {
+        let key = TrustedKey::from_pem("ed25519.pub", &fixture("ed25519.pub")).unwrap();
+        let env: serde_json::Value = serde_json::from_slice(&fixture("ed25519.dsse.json")).unwrap();
+        let payload = super::super::crypto::b64(env["payload"].as_str().unwrap()).unwrap();
+        let sig = super::super::crypto::b64(env["signatures"][0]["sig"].as_str().unwrap()).unwrap();
+        let pae = super::super::dsse::pae(env["payloadType"].as_str().unwrap(), &payload);
+        assert!(key.verifies(&sig, &pae));
+        assert!(!key.verifies(&sig, &payload));
+        // It is Ed25519ph indeed: pure Ed25519 rejects it.
+        let der = super::super::crypto::pem_der(&fixture("ed25519.pub")).unwrap();
+        let raw: [u8; 32] = der[12..].try_into().unwrap();
+        let pure = ed25519_dalek::VerifyingKey::from_bytes(&raw).unwrap();
+        let sig = ed25519_dalek::Signature::from_slice(&sig).unwrap();
+        assert!(pure.verify_strict(&pae, &sig).is_err());
+        assert!(
+            pure.verify_prehashed(sha2::Sha512::new().chain_update(&pae), None, &sig)
+                .is_ok()
+        );
     }
 
     #[test]
