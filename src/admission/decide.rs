@@ -8,7 +8,7 @@ use super::index::ReleaseIndex;
 use super::resolve::TagResolution;
 use super::review::{Answer, Review};
 use crate::policy::input::AdmissionInput;
-use crate::policy::{ADMISSION_QUERY, PolicyHolder, PolicyInput, Verdict};
+use crate::policy::{ADMISSION_QUERY, PolicyHolder, Verdict};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -194,7 +194,7 @@ impl Admission {
         let labels = index.namespace_labels(&namespace);
         let mode = mode_for(&self.config, &labels);
         let verdict = match self.input(review, &kind, &namespace, &labels, index).await {
-            Ok(input) => match PolicyInput::from_typed(&input) {
+            Ok(input) => match input.to_policy_input() {
                 Ok(input) => policy.decide_within(ADMISSION_QUERY, input).await,
                 Err(e) => {
                     Verdict::deny(format!("release-gate: cannot build the policy input: {e}"))
@@ -222,31 +222,35 @@ impl Admission {
     /// the releases of its images' digests and its Decisions. `Err`: the reasons a lenient
     /// lookup failed (a denial). `release-gate admission input` prints the same document, so a
     /// denial can be replayed through `release-gate policy eval`.
-    pub async fn input(
+    pub async fn input<'r>(
         &self,
-        review: &Review,
+        review: &'r Review,
         kind: &str,
         namespace: &str,
         labels: &BTreeMap<String, String>,
         index: &ReleaseIndex,
-    ) -> Result<AdmissionInput, Vec<String>> {
-        let mut request = review.request.clone();
+    ) -> Result<AdmissionInput<'r>, Vec<String>> {
+        // The request is copied only when lenient tag resolution pins its images.
+        let mut request = std::borrow::Cow::Borrowed(&review.request);
         if TagResolution::for_namespace(self.config.tag_resolution, labels)
             == TagResolution::Lenient
             && let Some(resolver) = &self.resolver
-            && let Some(object) = request.get_mut("object")
+            && let Some(object) = request.get("object")
         {
             let found = images(kind, object);
             let pins = resolver.pin_all(found.iter().map(String::as_str)).await?;
-            pin_images(kind, object, &pins);
+            if let Some(object) = request.to_mut().get_mut("object") {
+                pin_images(kind, object, &pins);
+            }
         }
-        let object = request.get("object").cloned().unwrap_or_default();
-        let all_images = images(kind, &object);
+        let no_object = serde_json::Value::Null;
+        let all_images = images(kind, request.get("object").unwrap_or(&no_object));
         let digests: BTreeSet<&str> = all_images.iter().filter_map(|i| digest_of(i)).collect();
+        let releases = index.records(&digests);
         Ok(AdmissionInput::new(
-            &request,
+            request,
             index.namespace(namespace).unwrap_or_default(),
-            index.records(&digests),
+            releases,
             index.decisions(namespace),
         ))
     }

@@ -36,7 +36,7 @@ pub struct Review {
 impl Review {
     /// Parses a body. The body size is bounded by the server before this is called.
     pub fn parse(body: &[u8]) -> Result<Self, ReviewError> {
-        let doc: Json =
+        let mut doc: Json =
             serde_json::from_slice(body).map_err(|e| ReviewError::NotJson(e.to_string()))?;
         let field = |k: &str| doc.get(k).and_then(Json::as_str).unwrap_or("").to_string();
         let api_version = field("apiVersion");
@@ -47,8 +47,9 @@ impl Review {
         if kind != "AdmissionReview" {
             return Err(ReviewError::Kind { found: kind });
         }
-        let request = match doc.get("request") {
-            Some(r @ Json::Object(_)) => r.clone(),
+        // Taken out of the document, not copied: the request is most of the body.
+        let request = match doc.get_mut("request").map(Json::take) {
+            Some(r @ Json::Object(_)) => r,
             _ => return Err(ReviewError::NoRequest),
         };
         let uid = request

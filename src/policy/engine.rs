@@ -140,7 +140,45 @@ pub struct PolicyInput(regorus::Value);
 impl PolicyInput {
     /// Converts a JSON document (an admission input, a release check, ...).
     pub fn from_json(input: Json) -> Self {
-        Self(regorus::Value::from(input))
+        Self(json_value(&input))
+    }
+
+    /// An input already in the evaluator's value type.
+    pub(crate) fn from_value(input: regorus::Value) -> Self {
+        Self(input)
+    }
+
+    /// The input as the evaluator holds it (for tests that compare two ways of building it).
+    pub fn value(&self) -> &regorus::Value {
+        &self.0
+    }
+}
+
+/// Converts JSON into the evaluator's value type by reference, as regorus' own deserializer
+/// would (integers stay integers, objects keep their sorted keys), but in one pass with one
+/// allocation per string and per container: on the webhook's path this conversion cost more
+/// than parsing the request. Recursion is bounded by serde_json's nesting limit (128).
+pub(crate) fn json_value(json: &Json) -> regorus::Value {
+    use regorus::Value;
+    match json {
+        Json::Null => Value::Null,
+        Json::Bool(b) => Value::Bool(*b),
+        Json::Number(n) => match (n.as_u64(), n.as_i64(), n.as_f64()) {
+            (Some(u), _, _) => Value::from(u),
+            (None, Some(i), _) => Value::from(i),
+            (None, None, Some(f)) => Value::from(f),
+            (None, None, None) => Value::Undefined,
+        },
+        Json::String(s) => Value::from(s.as_str()),
+        Json::Array(items) => Value::from(items.iter().map(json_value).collect::<Vec<_>>()),
+        // serde_json's map iterates in key order, which is the evaluator's order of strings.
+        Json::Object(fields) => regorus::value::Object::from_sorted_entries(
+            fields
+                .iter()
+                .map(|(k, v)| (Value::from(k.as_str()), json_value(v)))
+                .collect(),
+        )
+        .into_value(),
     }
 }
 
@@ -366,6 +404,11 @@ impl PolicyEngine {
         self.version.as_deref()
     }
 
+    /// The wall-clock budget of one evaluation.
+    pub fn time_limit(&self) -> Duration {
+        self.time_limit
+    }
+
     /// Where the bundle came from.
     pub fn origin(&self) -> &str {
         &self.origin
@@ -374,9 +417,32 @@ impl PolicyEngine {
     /// Evaluates the rule at `path` (e.g. `data.releasegate.admission.decision`), on the VM when
     /// it is a compiled entry point. `Ok(None)` means undefined.
     pub fn eval_rule(&self, path: &str, input: &PolicyInput) -> Result<Option<Json>, EvalError> {
+        self.eval_rule_within(path, input, self.time_limit)
+    }
+
+    /// [`Self::eval_rule`] with at most `limit` of wall-clock time (never more than the
+    /// engine's own limit): how a caller with a deadline bounds an evaluation it runs itself.
+    pub fn eval_rule_within(
+        &self,
+        path: &str,
+        input: &PolicyInput,
+        limit: Duration,
+    ) -> Result<Option<Json>, EvalError> {
+        let timer = ExecutionTimerConfig {
+            limit: limit.min(self.time_limit),
+            check_interval: TIME_CHECK_INTERVAL,
+        };
         let value = match self.programs.get(path) {
-            Some(program) => self.run_vm(path, program, input),
-            None => self.interpret(path, input),
+            Some(program) => self.run_vm(path, program, input, timer),
+            None => {
+                if timer.limit < self.time_limit {
+                    let mut engine = self.engine.clone();
+                    engine.set_execution_timer_config(timer);
+                    Self::interpret_on(engine, path, input)
+                } else {
+                    self.interpret(path, input)
+                }
+            }
         }?;
         to_json(path, value)
     }
@@ -392,7 +458,14 @@ impl PolicyEngine {
     }
 
     fn interpret(&self, path: &str, input: &PolicyInput) -> Result<regorus::Value, EvalError> {
-        let mut engine = self.engine.clone();
+        Self::interpret_on(self.engine.clone(), path, input)
+    }
+
+    fn interpret_on(
+        mut engine: regorus::Engine,
+        path: &str,
+        input: &PolicyInput,
+    ) -> Result<regorus::Value, EvalError> {
         // The gate's entry points fail closed on any builtin error, on either evaluator.
         engine.set_strict_builtin_errors(ENTRY_POINTS.contains(&path));
         engine.set_input(input.0.clone());
@@ -409,6 +482,7 @@ impl PolicyEngine {
         path: &str,
         program: &Arc<Program>,
         input: &PolicyInput,
+        timer: ExecutionTimerConfig,
     ) -> Result<regorus::Value, EvalError> {
         let eval_error = |e: &dyn std::fmt::Display| EvalError::Eval {
             query: path.into(),
@@ -422,7 +496,7 @@ impl PolicyEngine {
         vm.set_input(input.0.clone());
         vm.set_max_instructions(MAX_INSTRUCTIONS);
         vm.set_strict_builtin_errors(true);
-        vm.set_execution_timer_config(Some(self.timer_config()));
+        vm.set_execution_timer_config(Some(timer));
         vm.execute_entry_point_by_name(path)
             .map_err(|e| eval_error(&e))
     }
@@ -456,8 +530,18 @@ impl PolicyEngine {
     /// Evaluates an entry point that returns `{"allowed": bool, "reasons": [string]}`. Anything
     /// else (undefined, another shape) is an error, which callers treat as a denial.
     pub fn verdict(&self, path: &str, input: &PolicyInput) -> Result<Verdict, EvalError> {
+        self.verdict_within(path, input, self.time_limit)
+    }
+
+    /// [`Self::verdict`] with at most `limit` of wall-clock time (see [`Self::eval_rule_within`]).
+    pub fn verdict_within(
+        &self,
+        path: &str,
+        input: &PolicyInput,
+        limit: Duration,
+    ) -> Result<Verdict, EvalError> {
         let value = self
-            .eval_rule(path, input)?
+            .eval_rule_within(path, input, limit)?
             .ok_or_else(|| EvalError::Undefined { query: path.into() })?;
         let shape = || EvalError::Shape {
             query: path.into(),

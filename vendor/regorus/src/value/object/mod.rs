@@ -21,6 +21,7 @@ mod mutate;
 mod serde;
 
 use alloc::boxed::Box;
+use alloc::vec::Vec;
 use alloc::collections::BTreeMap;
 use core::cmp::Ordering;
 use core::fmt;
@@ -227,6 +228,23 @@ impl FromIterator<(Value, Value)> for Object {
             o.insert(k, v);
         }
         o
+    }
+}
+
+impl Object {
+    /// An object from entries sorted by key with no key twice (as a sorted map iterates them),
+    /// stored as they are, without an intermediate map; entries in any other order are sorted
+    /// first (the last value of a repeated key wins). (release-gate)
+    pub fn from_sorted_entries(entries: Vec<(Value, Value)>) -> Self {
+        if entries.is_empty() {
+            Self { repr: Repr::Empty }
+        } else if entries.windows(2).all(|w| w[0].0 < w[1].0) {
+            Self {
+                repr: Repr::Frozen(entries.into_boxed_slice()),
+            }
+        } else {
+            Self::from(entries.into_iter().collect::<BTreeMap<_, _>>())
+        }
     }
 }
 
