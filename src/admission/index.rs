@@ -5,21 +5,33 @@
 
 use crate::api::{Decision, HardenedRelease, ReleasePhase};
 use crate::policy::input::{NamespaceInput, NamespaceMeta, ReleaseRecord};
+use arc_swap::ArcSwap;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Client, ResourceExt};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-/// The release records, Decisions and Namespaces, as reflector stores.
+/// The release records, Decisions and Namespaces, as reflector stores, and the release records
+/// keyed by verified digest (what a request looks up).
 #[derive(Clone)]
 pub struct ReleaseIndex {
     releases: reflector::Store<HardenedRelease>,
     decisions: reflector::Store<Decision>,
     namespaces: reflector::Store<Namespace>,
     synced: Arc<AtomicBool>,
+    by_digest: Arc<ByDigest>,
+}
+
+/// The records by digest, rebuilt from the release store after it changes: the watch bumps
+/// `changes` on every event; the first lookup that sees a newer count rebuilds the map once
+/// (O(releases) per change, O(images) per request).
+#[derive(Default)]
+struct ByDigest {
+    changes: AtomicU64,
+    built: ArcSwap<(u64, HashMap<String, Vec<ReleaseRecord>>)>,
 }
 
 impl ReleaseIndex {
@@ -29,14 +41,19 @@ impl ReleaseIndex {
         let (releases, rw) = reflector::store();
         let (decisions, dw) = reflector::store();
         let (namespaces, nw) = reflector::store();
-        spawn_watch(Api::<HardenedRelease>::all(client.clone()), rw);
-        spawn_watch(Api::<Decision>::all(client.clone()), dw);
-        spawn_watch(Api::<Namespace>::all(client), nw);
+        let by_digest = Arc::new(ByDigest::default());
+        let changed = by_digest.clone();
+        spawn_watch(Api::<HardenedRelease>::all(client.clone()), rw, move || {
+            changed.changes.fetch_add(1, Ordering::AcqRel);
+        });
+        spawn_watch(Api::<Decision>::all(client.clone()), dw, || {});
+        spawn_watch(Api::<Namespace>::all(client), nw, || {});
         let index = Self {
             releases,
             decisions,
             namespaces,
             synced: Arc::new(AtomicBool::new(false)),
+            by_digest,
         };
         let waiting = index.clone();
         tokio::spawn(async move {
@@ -54,6 +71,36 @@ impl ReleaseIndex {
         index
     }
 
+    /// A synced index holding exactly these objects, with no watch: for benchmarks and tests
+    /// of the decision path.
+    pub fn from_objects(
+        releases: Vec<HardenedRelease>,
+        decisions: Vec<Decision>,
+        namespaces: Vec<Namespace>,
+    ) -> Self {
+        fn filled<K>(objects: Vec<K>) -> reflector::Store<K>
+        where
+            K: kube::Resource<DynamicType = ()> + Clone + 'static,
+        {
+            let (store, mut writer) = reflector::store();
+            writer.apply_watcher_event(&watcher::Event::Init);
+            for o in objects {
+                writer.apply_watcher_event(&watcher::Event::InitApply(o));
+            }
+            writer.apply_watcher_event(&watcher::Event::InitDone);
+            store
+        }
+        let by_digest = ByDigest::default();
+        by_digest.changes.store(1, Ordering::Release);
+        Self {
+            releases: filled(releases),
+            decisions: filled(decisions),
+            namespaces: filled(namespaces),
+            synced: Arc::new(AtomicBool::new(true)),
+            by_digest: Arc::new(by_digest),
+        }
+    }
+
     /// True once every store holds a full list; before that admission denies.
     pub fn synced(&self) -> bool {
         self.synced.load(Ordering::Acquire)
@@ -61,15 +108,25 @@ impl ReleaseIndex {
 
     /// The records of every release verified for one of `digests`, by digest.
     pub fn records(&self, digests: &BTreeSet<&str>) -> BTreeMap<String, Vec<ReleaseRecord>> {
-        let mut out: BTreeMap<String, Vec<ReleaseRecord>> = BTreeMap::new();
-        for release in self.releases.state() {
-            if let Some(record) = record(&release)
-                && digests.contains(record.digest.as_str())
-            {
-                out.entry(record.digest.clone()).or_default().push(record);
+        let changes = self.by_digest.changes.load(Ordering::Acquire);
+        let mut built = self.by_digest.built.load_full();
+        if built.0 != changes {
+            let mut map: HashMap<String, Vec<ReleaseRecord>> = HashMap::new();
+            for release in self.releases.state() {
+                if let Some(record) = record(&release) {
+                    map.entry(record.digest.clone()).or_default().push(record);
+                }
             }
+            for list in map.values_mut() {
+                list.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+            }
+            built = Arc::new((changes, map));
+            self.by_digest.built.store(built.clone());
         }
-        out
+        digests
+            .iter()
+            .filter_map(|d| Some((d.to_string(), built.1.get(*d)?.clone())))
+            .collect()
     }
 
     /// The Decisions of namespace `ns`.
@@ -101,8 +158,11 @@ impl ReleaseIndex {
     }
 }
 
-fn spawn_watch<K>(api: Api<K>, writer: reflector::store::Writer<K>)
-where
+fn spawn_watch<K>(
+    api: Api<K>,
+    writer: reflector::store::Writer<K>,
+    on_change: impl Fn() + Send + 'static,
+) where
     K: kube::Resource<DynamicType = ()>
         + Clone
         + serde::de::DeserializeOwned
@@ -113,13 +173,16 @@ where
 {
     let stream = watcher(api, watcher::Config::default())
         .default_backoff()
-        .reflect(writer)
-        .applied_objects();
+        .reflect(writer);
     tokio::spawn(async move {
         futures::pin_mut!(stream);
         while let Some(item) = stream.next().await {
-            if let Err(e) = item {
-                tracing::warn!(error = %e, "admission index watch error; retrying with backoff");
+            match item {
+                // Counted after the store applied the event, so a rebuild sees it.
+                Ok(_) => on_change(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "admission index watch error; retrying with backoff")
+                }
             }
         }
     });
