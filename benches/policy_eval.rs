@@ -16,6 +16,10 @@ use release_gate::policy::{ADMISSION_QUERY, Bundle, Evaluator, PolicyEngine, Pol
 use std::hint::black_box;
 use std::path::Path;
 
+/// The allocator the `release-gate` binary runs with (src/main.rs), so the figures match it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn admission(c: &mut Criterion) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = std::env::var("POLICY_BENCH_DIR")
@@ -24,8 +28,12 @@ fn admission(c: &mut Criterion) {
     let bundle = Bundle::from_dir(&dir).expect("policies/ bundle");
     let policy = PolicyEngine::load(&bundle, None).expect("policies/ compiles");
     assert_eq!(policy.evaluator(ADMISSION_QUERY), Evaluator::Vm);
-    let raw = std::fs::read(root.join("policies/examples/admit_deployment/input.json"))
-        .expect("example input");
+    // POLICY_BENCH_INPUT: another input document (e.g. the one `e2e/bench/webhook-vs-opa.sh`
+    // sends OPA, to compare the two benchmarks' decisions).
+    let input_path = std::env::var("POLICY_BENCH_INPUT")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| root.join("policies/examples/admit_deployment/input.json"));
+    let raw = std::fs::read(&input_path).expect("benchmark input");
     let json: serde_json::Value = serde_json::from_slice(&raw).expect("example is JSON");
     let input = PolicyInput::from_json(json.clone());
     let verdict = policy.verdict(ADMISSION_QUERY, &input).expect("evaluates");
