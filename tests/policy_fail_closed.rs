@@ -193,10 +193,16 @@ async fn deadlines_and_overload_deny_in_time() {
     ));
     let input = PolicyInput::from_json(json!({}));
     let started = std::time::Instant::now();
+    // Two requests, each its own task as the webhook serves them: one evaluates (on a
+    // worker: the other worker stays free), the other waits for the one slot and is shed.
+    let call = |holder: Arc<PolicyHolder>, input: PolicyInput| {
+        tokio::spawn(async move { holder.decide_within(ADMISSION_QUERY, input).await })
+    };
     let (a, b) = tokio::join!(
-        holder.decide_within(ADMISSION_QUERY, input.clone()),
-        holder.decide_within(ADMISSION_QUERY, input.clone())
+        call(holder.clone(), input.clone()),
+        call(holder.clone(), input.clone())
     );
+    let (a, b) = (a.expect("task"), b.expect("task"));
     let took = started.elapsed();
     assert!(took < Duration::from_millis(600), "answered after {took:?}");
     let reasons: Vec<_> = [&a, &b].iter().map(|v| v.reasons.join(" ")).collect();
@@ -399,4 +405,55 @@ fn the_release_contract_is_typed() {
             );
         }
     }
+}
+
+/// Evaluations may run on the runtime's workers, but never on all of them: while as many slow
+/// evaluations run as the concurrency allows, timers and other tasks still run promptly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evaluations_leave_a_worker_for_the_reactor() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("slow.rego"),
+        "package releasegate.admission\n\n\
+         decision := {\"allowed\": true, \"reasons\": []} if {\n\
+         \tcount([x | some x in numbers.range(1, 3000000); x % 7 == 0]) > 0\n}\n",
+    )
+    .expect("write");
+    let limits = Limits {
+        deadline: Duration::from_millis(400),
+        concurrency: 4,
+    };
+    let holder = Arc::new(PolicyHolder::with_limits(
+        dir.path(),
+        Pin::Unpinned,
+        limits,
+        PolicyMetrics::default(),
+    ));
+    let input = PolicyInput::from_json(json!({}));
+    let evaluations: Vec<_> = (0..4)
+        .map(|_| {
+            let (holder, input) = (holder.clone(), input.clone());
+            tokio::spawn(async move { holder.decide_within(ADMISSION_QUERY, input).await })
+        })
+        .collect();
+    // A ticker on the same runtime: how late does a 5 ms sleep wake while they run?
+    let ticker = tokio::spawn(async {
+        let mut latest = Duration::ZERO;
+        let until = std::time::Instant::now() + Duration::from_millis(300);
+        while std::time::Instant::now() < until {
+            let asked = std::time::Instant::now();
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            latest = latest.max(asked.elapsed().saturating_sub(Duration::from_millis(5)));
+        }
+        latest
+    });
+    let late = ticker.await.expect("ticker");
+    for e in evaluations {
+        let v = e.await.expect("evaluation");
+        assert!(!v.allowed && v.reasons[0].contains("deadline"), "{v:?}");
+    }
+    assert!(
+        late < Duration::from_millis(100),
+        "a timer woke {late:?} late: the evaluations held every worker"
+    );
 }
