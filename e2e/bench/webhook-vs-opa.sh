@@ -23,8 +23,12 @@ opa_rates=${OPA_RATES-"200 500 1000"}
 work=$(mktemp -d "${TMPDIR:-/tmp}/rg-webhook-bench.XXXXXX")
 pids=()
 own_cluster=""
+ns=""
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  # On a shared cluster, leave no releases behind: each run's records would join the next
+  # run's decisions (the same digests in more namespaces) and slow them.
+  if [[ -n $ns && -z $own_cluster ]]; then kubectl delete namespace "$ns" --wait=false >/dev/null 2>&1 || true; fi
   if [[ -n $own_cluster ]]; then e2e/cluster.sh down "$own_cluster" >/dev/null 2>&1 || true; fi
   rm -rf "$work"
 }
@@ -84,11 +88,11 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -su
   -addext subjectAltName=IP:127.0.0.1 -keyout "$work/tls.key" -out "$work/tls.crt" 2>/dev/null
 port=$(free_port)
 digest=$("$bin" policy digest policies 2>/dev/null)
-RELEASE_GATE_LOG=warn "$bin" webhook --webhook-addr "127.0.0.1:$port" --tls-cert "$work/tls.crt" \
+RELEASE_GATE_LOG=warn ${GATE_WRAPPER:-} "$bin" webhook --webhook-addr "127.0.0.1:$port" --tls-cert "$work/tls.crt" \
   --tls-key "$work/tls.key" --policy-bundle policies --policy-digest "$digest" &
 pids+=($!)
 gate_pid=$!
-for _ in $(seq 1 120); do
+for _ in $(seq 1 600); do
   [[ $(curl -s -o /dev/null -w '%{http_code}' --cacert "$work/tls.crt" "https://127.0.0.1:$port/readyz") == 200 ]] && break
   sleep 0.5
 done
@@ -116,6 +120,7 @@ for e in (r.get("errors") or [])[:3]:
     print("%-12s %6s    error: %s" % ("", "", e[:160]))' "$1" "$2"
 }
 printf 'POST https://127.0.0.1:%s/validate\nContent-Type: application/json\n@%s\n' "$port" "$work/review.json" >"$work/gate.targets"
+if [[ -n ${GATE_TARGET:-} ]]; then printf 'GET https://127.0.0.1:%s%s\n' "$port" "$GATE_TARGET" >"$work/gate.targets"; fi
 printf 'POST http://127.0.0.1:%s/v1/data/releasegate/admission/decision\nContent-Type: application/json\n@%s\n' "$opa_port" "$work/opa-input.json" >"$work/opa.targets"
 echo "open loop, $duration per rate; the webhook's deadline is 2000 ms"
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -124,9 +129,28 @@ for r in $rates; do
   vegeta attack -rate="$r/s" -duration="$duration" -root-certs="$work/tls.crt" -targets="$work/gate.targets" -timeout=10s >"$work/gate.bin"
   after=$(cpu_ticks "$gate_pid")
   vegeta report -type=json <"$work/gate.bin" | report release-gate "$r"
+  if [[ -n ${HIST:-} ]]; then vegeta report -type="hist[0,500us,1ms,1500us,2ms,3ms,5ms,10ms]" <"$work/gate.bin"; fi
   requests=$(vegeta report -type=json <"$work/gate.bin" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])')
   python3 -c 'import sys; t, n, hz = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]); print("%-12s %6s    webhook CPU %.2f s, %.0f µs per request" % ("", "", t / hz, t / hz / max(n, 1) * 1e6))' \
     "$((after - before))" "$requests" "$(getconf CLK_TCK)"
+  # What the answers said: admitted (a full decision), or denied and why (shed under overload).
+  vegeta encode <"$work/gate.bin" | python3 -c '
+import base64, collections, json, sys
+said = collections.Counter()
+for line in sys.stdin:
+    r = json.loads(line)
+    try:
+        resp = json.loads(base64.b64decode(r.get("body") or b""))["response"]
+    except Exception:
+        said["no answer"] += 1
+        continue
+    if resp["allowed"]:
+        said["admitted"] += 1
+    else:
+        msg = resp.get("status", {}).get("message", "")
+        said["denied: " + ("overloaded" if "already running" in msg else "deadline" if "deadline" in msg else msg[:60])] += 1
+print("%-12s %6s    answers: %s" % ("", "", ", ".join("%s %d" % kv for kv in said.most_common())))'
+
 done
 for r in $opa_rates; do
   vegeta attack -rate="$r/s" -duration="$duration" -targets="$work/opa.targets" -timeout=10s |
