@@ -246,6 +246,41 @@ mod tests {
     }
 
     #[test]
+    fn records_are_found_by_digest_in_every_namespace_and_in_a_stable_order() {
+        const OTHER: &str =
+            "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+        let named = |name: &str, ns: &str, digest: &str| {
+            let mut r = release(ReleasePhase::Verified, true, 2);
+            r.metadata.name = Some(name.into());
+            r.metadata.namespace = Some(ns.into());
+            r.status.as_mut().unwrap().verified_digest = Some(digest.into());
+            r
+        };
+        let mut unverified = named("new", "team", D);
+        unverified.status.as_mut().unwrap().verified_digest = None;
+        let index = ReleaseIndex::from_objects(
+            vec![
+                named("web", "team", D),
+                named("base", "shared", D),
+                named("other", "team", OTHER),
+                unverified,
+            ],
+            vec![],
+            vec![],
+        );
+        assert!(index.synced());
+        let found = index.records(&BTreeSet::from([D]));
+        let names: Vec<_> = found[D]
+            .iter()
+            .map(|r| format!("{}/{}", r.namespace, r.name))
+            .collect();
+        assert_eq!(names, ["shared/base", "team/web"]);
+        assert_eq!(found.len(), 1, "only the digests asked for");
+        let none = index.records(&BTreeSet::from(["sha256:0000"]));
+        assert!(none.is_empty());
+    }
+
+    #[test]
     fn only_a_verified_ready_current_release_is_ready() {
         assert!(
             record(&release(ReleasePhase::Verified, true, 2))
