@@ -437,7 +437,12 @@ pub async fn run(
         stopper.graceful_shutdown(Some(Duration::from_secs(10)));
     });
     tracing::info!(addr = %webhook_addr, "webhook serving HTTPS");
-    axum_server::bind_rustls(webhook_addr, tls)
+    // TCP_NODELAY, as Go's servers set it: an answer is a few small writes (HTTP/2 frames in
+    // TLS records) that must not wait for the client's ACK of the previous one.
+    let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls)
+        .acceptor(axum_server::accept::NoDelayAcceptor::new());
+    axum_server::bind(webhook_addr)
+        .acceptor(acceptor)
         .handle(handle)
         .serve(app.into_make_service())
         .await
