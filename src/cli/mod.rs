@@ -108,7 +108,12 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::VerifyBundle(args) => return keyless::run_verify_bundle(args),
         _ => {}
     }
+    // Few blocking threads: they run policy evaluations (pure CPU, so more threads than cores
+    // only queue in the kernel instead of here) and file reads; each thread keeps its own
+    // allocator heap, so 512 (tokio's default) of them cost memory for nothing.
+    let blocking = std::thread::available_parallelism().map_or(2, |n| n.get()) * 4;
     let rt = match tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(blocking)
         .enable_all()
         .build()
     {
