@@ -435,13 +435,9 @@ impl PolicyEngine {
         let value = match self.programs.get(path) {
             Some(program) => self.run_vm(path, program, input, timer),
             None => {
-                if timer.limit < self.time_limit {
-                    let mut engine = self.engine.clone();
-                    engine.set_execution_timer_config(timer);
-                    Self::interpret_on(engine, path, input)
-                } else {
-                    self.interpret(path, input)
-                }
+                let mut engine = self.engine.clone();
+                engine.set_execution_timer_config(timer);
+                Self::interpret_on(engine, path, input)
             }
         }?;
         to_json(path, value)

@@ -231,7 +231,13 @@ impl PolicyHolder {
     /// Evaluates a verdict entry point on the calling thread; any failure (no policy,
     /// evaluation error, wrong shape) is a denial whose reason says what went wrong.
     pub fn decide(&self, path: &str, input: &PolicyInput) -> Verdict {
-        match self.current().and_then(|p| p.verdict(path, input)) {
+        let result = self.current().and_then(|p| p.verdict(path, input));
+        self.counted(path, result)
+    }
+
+    /// Counts an evaluation's outcome and turns a failure into a denial.
+    fn counted(&self, path: &str, result: Result<Verdict, EvalError>) -> Verdict {
+        match result {
             Ok(v) => {
                 self.metrics
                     .evaluated(path, if v.allowed { "allowed" } else { "denied" });
@@ -268,11 +274,6 @@ impl PolicyHolder {
         self.eval_ns
             .store(avg, std::sync::atomic::Ordering::Relaxed);
         match verdict {
-            Ok(v) => {
-                self.metrics
-                    .evaluated(path, if v.allowed { "allowed" } else { "denied" });
-                v
-            }
             Err(e) if e.metric_label() == "timeout" && left < policy.time_limit() => self.fail(
                 path,
                 "deadline",
@@ -281,7 +282,7 @@ impl PolicyHolder {
                     self.limits.deadline.as_millis()
                 ),
             ),
-            Err(e) => self.fail(path, e.metric_label(), e.to_string()),
+            result => self.counted(path, result),
         }
     }
 
