@@ -19,7 +19,7 @@ pub struct Context {
     pub client: kube::Client,
     pub metrics: Metrics,
     /// Publishes Kubernetes Events (e.g. a release's verdict change).
-    pub recorder: kube::runtime::events::Recorder,
+    pub recorder: crate::events::Recorder,
 }
 
 /// Reconcile failures, one variant per failure site.

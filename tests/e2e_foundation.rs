@@ -315,3 +315,102 @@ async fn reqwest_get(port: u16, path: &str) -> String {
     s.read_to_string(&mut out).await.unwrap();
     out
 }
+
+/// The Event recorder every controller and the webhook use: a repeat within six minutes is
+/// counted in the first Event's series; another reason or object makes its own Event.
+#[tokio::test]
+#[ignore = "needs the real test bed: make test"]
+async fn a_repeated_event_is_counted_in_one_series() {
+    use k8s_openapi::api::core::v1::ObjectReference;
+    use k8s_openapi::api::events::v1::Event as K8sEvent;
+    use kube::runtime::events::{Event, EventType};
+    let client = client().await;
+    let ns = TestNamespace::new(&client, "events").await;
+    let recorder = release_gate::events::Recorder::new(client.clone(), "release-gate".into());
+    let regarding = |name: &str| ObjectReference {
+        api_version: Some("releasegate.dev/v1alpha1".into()),
+        kind: Some("HardenedRelease".into()),
+        namespace: Some(ns.name.clone()),
+        name: Some(name.into()),
+        ..Default::default()
+    };
+    let event = |reason: &str, note: &str| Event {
+        type_: EventType::Warning,
+        reason: reason.into(),
+        note: Some(note.into()),
+        action: "Verify".into(),
+        secondary: None,
+    };
+    for note in ["first", "second", "third"] {
+        recorder
+            .publish(&event("Blocked", note), &regarding("web"))
+            .await
+            .expect("the Event is written");
+    }
+    recorder
+        .publish(&event("Verified", "ok"), &regarding("web"))
+        .await
+        .unwrap();
+    recorder
+        .publish(&event("Blocked", "other"), &regarding("api"))
+        .await
+        .unwrap();
+    let events = Api::<K8sEvent>::namespaced(client.clone(), &ns.name)
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items;
+    let summary: Vec<(String, String, Option<i32>, String)> = events
+        .iter()
+        .map(|e| {
+            (
+                e.regarding.as_ref().and_then(|r| r.name.clone()).unwrap(),
+                e.reason.clone().unwrap(),
+                e.series.as_ref().map(|s| s.count),
+                e.note.clone().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(events.len(), 3, "{summary:?}");
+    let blocked_web = events
+        .iter()
+        .find(|e| {
+            e.reason.as_deref() == Some("Blocked")
+                && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("web")
+        })
+        .unwrap_or_else(|| panic!("no Blocked Event for web: {summary:?}"));
+    assert_eq!(
+        blocked_web.series.as_ref().map(|s| s.count),
+        Some(3),
+        "{summary:?}"
+    );
+    assert_eq!(blocked_web.note.as_deref(), Some("first"));
+    assert_eq!(
+        blocked_web.reporting_controller.as_deref(),
+        Some("release-gate")
+    );
+    assert_eq!(blocked_web.type_.as_deref(), Some("Warning"));
+    // An Event deleted meanwhile (its time to live): the next repeat makes a new one.
+    Api::<K8sEvent>::namespaced(client.clone(), &ns.name)
+        .delete(
+            blocked_web.metadata.name.as_deref().unwrap(),
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    recorder
+        .publish(&event("Blocked", "fourth"), &regarding("web"))
+        .await
+        .expect("a new Event replaces the deleted one");
+    let again = Api::<K8sEvent>::namespaced(client.clone(), &ns.name)
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items;
+    assert!(
+        again
+            .iter()
+            .any(|e| e.note.as_deref() == Some("fourth") && e.series.is_none()),
+        "no new Event after the deletion"
+    );
+}

@@ -4,8 +4,9 @@
 //! background: the admission answer never waits for them, and a failed write is logged, not
 //! retried into the request. Dry-run requests write nothing (`sideEffects: NoneOnDryRun`).
 
+use crate::events::Recorder;
 use kube::api::{ApiResource, DynamicObject, Patch, PatchParams};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::events::{Event, EventType, Reporter};
 use kube::{Api, Client};
 use serde_json::{Value as Json, json};
 

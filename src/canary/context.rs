@@ -2,9 +2,10 @@
 //! the CloudEvents outbox and the HTTP client; and its error type.
 
 use super::workload::WorkloadError;
+use crate::events::Recorder;
 use crate::events::{Delivery, HttpClient, Outbox};
 use crate::telemetry::Metrics;
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 

@@ -208,7 +208,7 @@ pub async fn run(
     let ctx = Arc::new(crate::reconcile::Context {
         client: client.clone(),
         metrics: metrics.clone(),
-        recorder: kube::runtime::events::Recorder::new(client.clone(), "release-gate".into()),
+        recorder: crate::events::Recorder::new(client.clone(), "release-gate".into()),
     });
     let reconcilers = Reconcilers {
         ctx,
