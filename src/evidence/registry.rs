@@ -26,6 +26,10 @@ use super::reference::{Digest, ImageRef};
 const MAX_MANIFEST_BYTES: usize = 4 << 20;
 /// Attestation layers hold whole SBOMs; large images' SBOMs reach tens of MiB.
 const MAX_BLOB_BYTES: usize = 64 << 20;
+/// Idle connections kept per registry host.
+const MAX_IDLE_PER_HOST: usize = 8;
+/// The largest read buffer of a registry connection.
+const READ_BUFFER_MAX: usize = 64 << 10;
 /// Per-request timeout unless configured: a registry on a LAN answers in milliseconds, a public
 /// one in well under a second; 30 s leaves room for a slow token service without hanging.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -259,8 +263,13 @@ impl RegistryClient {
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
+        // A burst of releases opens many connections at once; only a few stay pooled, and a
+        // connection's read buffer stays small (hyper's grows to 400 kB by default, which the
+        // idle pool then keeps). Blobs are read in 64 kB steps either way.
         let http = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(MAX_IDLE_PER_HOST)
+            .http1_max_buf_size(READ_BUFFER_MAX)
             .build(https);
         Ok(Self {
             http,
