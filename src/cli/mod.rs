@@ -108,10 +108,12 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::VerifyBundle(args) => return keyless::run_verify_bundle(args),
         _ => {}
     }
-    // Few blocking threads: they run policy evaluations (pure CPU, so more threads than cores
-    // only queue in the kernel instead of here) and file reads; each thread keeps its own
-    // allocator heap, so 512 (tokio's default) of them cost memory for nothing.
-    let blocking = std::thread::available_parallelism().map_or(2, |n| n.get()) * 4;
+    // One blocking thread per core: they run signature checks and the release controller's
+    // policy evaluations (pure CPU, so more threads than cores only queue in the kernel instead
+    // of here) and file reads; each thread keeps its own allocator heap, so 512 (tokio's
+    // default) of them cost memory for nothing (the controller's peak over 1,000 releases of 50
+    // digests: 53 MiB with 4 per core, 48 MiB with one, in the same time).
+    let blocking = std::thread::available_parallelism().map_or(2, |n| n.get());
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .max_blocking_threads(blocking)
         .enable_all()

@@ -34,6 +34,7 @@ use crate::reconcile::Context;
 use crate::shutdown::Shutdown;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{WatchStreamExt, watcher};
@@ -160,21 +161,30 @@ pub async fn run(
         memo: Mutex::default(),
         failures: Mutex::default(),
     });
-    let controller = Controller::new(releases, watcher::Config::default().any_semantic())
-        .with_config(kube::runtime::controller::Config::default().concurrency(CONCURRENCY));
-    let store = controller.store();
+    // The cache the reconciler reads keeps releases without their managedFields (about half of
+    // a cached release's bytes, which no reconcile reads).
+    let (store, writer) = kube::runtime::reflector::store::<HardenedRelease>();
+    let release_events = kube::runtime::reflector(
+        writer,
+        watcher(releases, watcher::Config::default().any_semantic()).modify(slim),
+    )
+    .applied_objects();
     let on_secret = referenced_by(true, store.clone(), policies.clone(), ref_versions.clone());
     let on_config_map = referenced_by(false, store.clone(), policies, ref_versions);
-    controller
+    // Only the metadata of the operator namespace's Secrets and ConfigMaps is watched: a change
+    // is known by its resource version, and the key material is read when a release is judged
+    // (so no Secret's data, nor a Disclosure Pack's, sits in this process for the watch).
+    Controller::for_stream(release_events, store)
+        .with_config(kube::runtime::controller::Config::default().concurrency(CONCURRENCY))
         .watches(
-            Api::<Secret>::namespaced(client.clone(), &operator_namespace),
+            Api::<PartialObjectMeta<Secret>>::namespaced(client.clone(), &operator_namespace),
             watcher::Config::default(),
-            move |s: Secret| on_secret(&s.metadata),
+            move |s: PartialObjectMeta<Secret>| on_secret(&s.metadata),
         )
         .watches(
-            Api::<ConfigMap>::namespaced(client.clone(), &operator_namespace),
+            Api::<PartialObjectMeta<ConfigMap>>::namespaced(client.clone(), &operator_namespace),
             watcher::Config::default(),
-            move |c: ConfigMap| on_config_map(&c.metadata),
+            move |c: PartialObjectMeta<ConfigMap>| on_config_map(&c.metadata),
         )
         .reconcile_all_on(policies_changed)
         .reconcile_all_on(decisions_changed)
@@ -192,7 +202,19 @@ pub async fn run(
     tracing::info!("HardenedRelease controller stopped");
 }
 
-/// A cache of `api`'s objects, a stream that yields after each change it has applied (so a
+/// Drops from a cached object what no reconcile reads: its managedFields and kubectl's
+/// last-applied copy of it.
+fn slim<K: kube::Resource>(obj: &mut K) {
+    let meta = obj.meta_mut();
+    meta.managed_fields = None;
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove(LAST_APPLIED);
+    }
+}
+
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// A cache of `api`'s objects (slimmed), a stream that yields after each change it has applied (so a
 /// reconcile it triggers reads the change), and the task that keeps it.
 fn cache<K>(
     api: Api<K>,
@@ -214,14 +236,17 @@ where
     let (store, writer) = kube::runtime::reflector::store::<K>();
     let (tx, rx) = futures::channel::mpsc::unbounded::<()>();
     let task = tokio::spawn(
-        kube::runtime::reflector(writer, watcher(api, watcher::Config::default()))
-            .default_backoff()
-            .touched_objects()
-            .take_until(shutdown)
-            .for_each(move |_| {
-                let _ = tx.unbounded_send(());
-                futures::future::ready(())
-            }),
+        kube::runtime::reflector(
+            writer,
+            watcher(api, watcher::Config::default()).modify(slim),
+        )
+        .default_backoff()
+        .touched_objects()
+        .take_until(shutdown)
+        .for_each(move |_| {
+            let _ = tx.unbounded_send(());
+            futures::future::ready(())
+        }),
     );
     (store, rx, task)
 }
@@ -688,6 +713,8 @@ async fn judge(
     // The evidence layer reports facts; the policy judges them (criticals, budgets).
     let req = Requirements::new(&hr.spec.evidence.require);
     let authorities = trust.authorities.clone();
+    // Shared with the verifying thread, not copied (the attestation layers hold whole SBOMs).
+    let artifacts = Arc::new(artifacts);
     let (d, a) = (digest.clone(), artifacts.clone());
     let evidence =
         match tokio::task::spawn_blocking(move || verify::verify(&d, &a, &authorities, &req)).await
