@@ -50,6 +50,10 @@ impl Controller {
 
 impl Drop for Controller {
     fn drop(&mut self) {
+        // The whole group: a profiler's wrapper does not pass the signal on.
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
         if std::thread::panicking() {
@@ -81,7 +85,21 @@ pub fn start_controller_with(
 ) -> Controller {
     let health_port = support::free_port();
     let log = scratch.join(format!("controller-{ns}-{health_port}.log"));
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_release-gate"))
+    // RELEASE_GATE_CONTROLLER_WRAPPER runs the controller under a profiler, e.g.
+    // "heaptrack -o /tmp/controller" (benchmarks only; split on spaces).
+    let wrapper = std::env::var("RELEASE_GATE_CONTROLLER_WRAPPER").unwrap_or_default();
+    let mut words = wrapper.split_whitespace();
+    let mut command = match words.next() {
+        Some(program) => {
+            let mut c = std::process::Command::new(program);
+            c.args(words).arg(env!("CARGO_BIN_EXE_release-gate"));
+            c
+        }
+        None => std::process::Command::new(env!("CARGO_BIN_EXE_release-gate")),
+    };
+    // Its own process group, so that stopping it also stops what a wrapper started.
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let child = command
         .args([
             "controller",
             "--watch-namespace",
