@@ -684,8 +684,15 @@ fn substring(span: &Span, params: &[Ref<Expr>], args: &[Value], strict: bool) ->
         }
         (Some(offset), _) if offset < 0 => Ok(Value::Undefined),
         (Some(offset), Some(length)) => {
-            let start = s.chars().skip(offset as usize);
             let length = if length < 0 { s.len() } else { length as usize };
+            // release-gate: in ASCII text a char is a byte, so the substring is a slice (the
+            // char-by-char copy below cost thousands of instructions per digest check).
+            if s.is_ascii() {
+                let start = usize::try_from(offset).unwrap_or(usize::MAX).min(s.len());
+                let end = start.saturating_add(length).min(s.len());
+                return Ok(Value::String(s[start..end].into()));
+            }
+            let start = s.chars().skip(offset as usize);
             Ok(Value::String(start.take(length).collect::<String>().into()))
         }
         _ => Ok(Value::String("".into())),
@@ -697,6 +704,18 @@ fn trim(span: &Span, params: &[Ref<Expr>], args: &[Value], _strict: bool) -> Res
     ensure_args_count(span, name, params, args, 2)?;
     let s1 = ensure_string(name, &params[0], &args[0])?;
     let s2 = ensure_string(name, &params[1], &args[1])?;
+    // release-gate: an ASCII cutset is a byte table, not a substring search per character
+    // (`trim(digest_hex, "0123456789abcdef")` scanned the cutset 64 times per digest).
+    if s2.is_ascii() {
+        let mut cut = [false; 128];
+        for b in s2.bytes() {
+            cut[usize::from(b)] = true;
+        }
+        return Ok(Value::String(
+            s1.trim_matches(|c: char| c.is_ascii() && cut[c as usize])
+                .into(),
+        ));
+    }
     Ok(Value::String(s1.trim_matches(|c| s2.contains(c)).into()))
 }
 

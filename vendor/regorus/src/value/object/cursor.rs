@@ -24,19 +24,35 @@ impl Object {
             (Repr::Empty, _) => None,
             (Repr::Frozen(v), ObjectCursorInner::Start) => {
                 if let Some((k, val)) = v.first() {
-                    cursor.inner = ObjectCursorInner::Key(k.clone());
+                    cursor.inner = ObjectCursorInner::FrozenAt(k.clone(), 0);
                     Some((k, val))
                 } else {
                     None
                 }
             }
-            (Repr::Frozen(v), ObjectCursorInner::Key(prev)) => {
-                let i = match v.binary_search_by(|(k, _)| k.cmp(prev)) {
-                    Ok(i) => i.saturating_add(1),
-                    Err(i) => i,
+            (
+                Repr::Frozen(v),
+                inner @ (ObjectCursorInner::Key(_) | ObjectCursorInner::FrozenAt(..)),
+            ) => {
+                // release-gate: the entry yielded last is usually still at the index it was
+                // yielded from (a shared object does not change under its iteration), so the
+                // next entry follows it without a binary search; the key still decides.
+                let i = match inner {
+                    ObjectCursorInner::FrozenAt(prev, h)
+                        if v.get(*h).is_some_and(|(k, _)| k == prev) =>
+                    {
+                        h.saturating_add(1)
+                    }
+                    ObjectCursorInner::Key(prev) | ObjectCursorInner::FrozenAt(prev, _) => {
+                        match v.binary_search_by(|(k, _)| k.cmp(prev)) {
+                            Ok(i) => i.saturating_add(1),
+                            Err(i) => i,
+                        }
+                    }
+                    ObjectCursorInner::Start => 0,
                 };
                 if let Some((k, val)) = v.get(i) {
-                    cursor.inner = ObjectCursorInner::Key(k.clone());
+                    *inner = ObjectCursorInner::FrozenAt(k.clone(), i);
                     Some((k, val))
                 } else {
                     None
@@ -47,7 +63,10 @@ impl Object {
                 cursor.inner = ObjectCursorInner::Key(k.clone());
                 Some((k, val))
             }
-            (Repr::BTree(m), ObjectCursorInner::Key(prev)) => {
+            (
+                Repr::BTree(m),
+                ObjectCursorInner::Key(prev) | ObjectCursorInner::FrozenAt(prev, _),
+            ) => {
                 let (k, val) = m
                     .range((Bound::Excluded(prev.clone()), Bound::Unbounded))
                     .next()?;
@@ -72,4 +91,6 @@ pub struct ObjectCursor {
 enum ObjectCursorInner {
     Start,
     Key(Value),
+    /// The key yielded last and its index in frozen storage (a hint, checked before use).
+    FrozenAt(Value, usize),
 }
