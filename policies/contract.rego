@@ -24,33 +24,52 @@ release_valid if {
 	count(release_problems) == 0
 }
 
-# deny is every contract problem of the input, for the purpose it declares.
-deny contains msg if {
+# deny is every contract problem of the input, for the purpose it declares: none when
+# contract_shaped holds, which checks them all at once (one rule body for a well-formed
+# admission request instead of one per kind of problem). contract_shaped holds only when no
+# finding does.
+deny := set() if contract_shaped
+
+else := deny_findings
+
+contract_shaped if {
+	input.purpose == "admission"
+	allowed := data.contract.admission
+	object.union(lib.root, allowed) == allowed
+	admission_shaped
+}
+
+deny_findings contains msg if {
 	not is_string(lib.at(lib.root, "purpose"))
 	msg := sprintf("input contract: the input declares no purpose (found %v); set `purpose` to one of %s", [object.get(lib.root, "purpose", "nothing"), concat(", ", purposes)])
 }
 
-deny contains msg if {
+deny_findings contains msg if {
 	is_string(input.purpose)
 	not data.contract[input.purpose]
 	msg := sprintf("input contract: purpose %q is not one of %s", [input.purpose, concat(", ", purposes)])
 }
 
-deny contains msg if {
+deny_findings contains msg if {
 	is_string(input.purpose)
 	allowed := data.contract[input.purpose]
+
+	# Merging the input into its allowance changes the allowance only when the input carries a
+	# field outside it (allowance leaves are `true`, which wins over the input's value): a
+	# builtin's check, so that the field-by-field walk runs only for an input that fails it.
+	object.union(lib.root, allowed) != allowed
 	fields := extra_fields(allowed)
 	count(fields) > 0
 	msg := sprintf("input contract: purpose %q does not carry field(s) %s; remove them from the input", [input.purpose, concat(", ", fields)])
 }
 
-deny contains msg if {
+deny_findings contains msg if {
 	input.purpose == "admission"
 	some p in admission_problems
 	msg := sprintf("input contract: %s", [p])
 }
 
-deny contains msg if {
+deny_findings contains msg if {
 	input.purpose == "release"
 	some p in release_problems
 	msg := sprintf("input contract: %s", [p])
@@ -59,20 +78,18 @@ deny contains msg if {
 # extra_fields(allowed) lists the input's fields outside the allowance as dotted paths, down to
 # the depth the allowance describes.
 extra_fields(allowed) := sort((one | two) | three) if {
-	one := {k | some k, _ in lib.root; not allowed[k]}
+	one := object.keys(lib.root) - object.keys(allowed)
 	two := {concat(".", [k, f]) |
 		some k, spec in allowed
 		is_object(spec)
-		some f, _ in lib.object_at(lib.root, k)
-		not spec[f]
+		some f in object.keys(lib.object_at(lib.root, k)) - object.keys(spec)
 	}
 	three := {concat(".", [k, f, g]) |
 		some k, spec in allowed
 		is_object(spec)
 		some f, sub in spec
 		is_object(sub)
-		some g, _ in lib.object_at(lib.object_at(lib.root, k), f)
-		not sub[g]
+		some g in object.keys(lib.object_at(lib.object_at(lib.root, k), f)) - object.keys(sub)
 	}
 }
 
@@ -84,7 +101,46 @@ operations := {"CREATE", "UPDATE", "DELETE", "CONNECT"}
 
 req := object.get(lib.root, "request", null)
 
-admission_problems contains "`request` must be the AdmissionRequest object" if not is_object(req)
+# admission_problems are the findings below; none when admission_shaped holds, which checks
+# all of them at once so that a well-formed request is judged by one rule body instead of one
+# per finding. admission_shaped holds only when no finding does.
+admission_problems := set() if admission_shaped
+
+else := admission_findings
+
+admission_shaped if {
+	is_object(req)
+	uid_ok
+	trim_space(wl.kind) != ""
+	trim_space(wl.namespace) != ""
+	wl.operation in operations
+	is_object(object.get(wl.request, "object", null))
+	is_string(object.get(wl.user, "username", null))
+	count(wl.groups) == count(object.get(wl.user, "groups", []))
+	extra_ok
+	object.get(wl.namespace_object, ["metadata", "name"], null) == wl.namespace
+	# all_strings of each label map: the workload package keeps the string-valued entries of
+	# each, so a map is all strings exactly when it equals them.
+	label_maps == [wl.namespace_labels, wl.meta_labels, wl.meta_annotations, wl.template_labels, wl.template_annotations]
+	is_object(wl.pod_spec)
+	every field in wl.container_fields {
+		is_array(object.get(wl.pod_spec, field, []))
+	}
+	count(object.get(wl.pod_spec, "containers", [])) != 0
+	containers_shaped
+	is_object(releases_value)
+	shaped_records == releases_value
+	every d in object.keys(releases_value) {
+		# lib.valid_digest(d), inline: a function call per digest costs more than its checks
+		is_string(d)
+		startswith(d, "sha256:")
+		count(d) == 71
+		trim(substring(d, 7, 64), "0123456789abcdef") == ""
+	}
+	decisions_shaped(decisions_value)
+}
+
+admission_findings contains "`request` must be the AdmissionRequest object" if not is_object(req)
 
 uid_ok if {
 	v := object.get(wl.request, "uid", null)
@@ -92,24 +148,24 @@ uid_ok if {
 	trim_space(v) != ""
 }
 
-admission_problems contains "`request.uid` must be a non-empty string" if not uid_ok
+admission_findings contains "`request.uid` must be a non-empty string" if not uid_ok
 
-admission_problems contains "`request.kind.kind` must name the kind under admission" if trim_space(wl.kind) == ""
+admission_findings contains "`request.kind.kind` must name the kind under admission" if trim_space(wl.kind) == ""
 
-admission_problems contains "`request.namespace` must name the namespace of the workload; the gate admits namespaced workloads only" if trim_space(wl.namespace) == ""
+admission_findings contains "`request.namespace` must name the namespace of the workload; the gate admits namespaced workloads only" if trim_space(wl.namespace) == ""
 
-admission_problems contains sprintf("`request.operation` must be one of %s", [concat(", ", sort(operations))]) if not wl.operation in operations
+admission_findings contains sprintf("`request.operation` must be one of %s", [concat(", ", sort(operations))]) if not wl.operation in operations
 
-admission_problems contains "`request.object` must be the object under admission" if not is_object(object.get(wl.request, "object", null))
+admission_findings contains "`request.object` must be the object under admission" if not is_object(object.get(wl.request, "object", null))
 
-admission_problems contains "`request.userInfo` must be an object with a string `username`" if not is_string(object.get(wl.user, "username", null))
+admission_findings contains "`request.userInfo` must be an object with a string `username`" if not is_string(object.get(wl.user, "username", null))
 
-admission_problems contains "`request.userInfo.groups` must be a list of strings" if {
+admission_findings contains "`request.userInfo.groups` must be a list of strings" if {
 	gs := object.get(wl.user, "groups", [])
 	count(wl.groups) != count(gs)
 }
 
-admission_problems contains "`request.userInfo.extra` must be an object of string lists" if not extra_ok
+admission_findings contains "`request.userInfo.extra` must be an object of string lists" if not extra_ok
 
 extra_ok if {
 	extra := object.get(wl.user, "extra", {})
@@ -122,20 +178,24 @@ extra_ok if {
 	}
 }
 
-admission_problems contains "`namespace` must be the Namespace object of the request (metadata.name and labels); a request without one is denied" if {
+admission_findings contains "`namespace` must be the Namespace object of the request (metadata.name and labels); a request without one is denied" if {
 	not object.get(wl.namespace_object, ["metadata", "name"], null) == wl.namespace
 }
 
-admission_problems contains sprintf("`%s` must be an object of string values", [where]) if {
-	some where, value in {
-		"namespace.metadata.labels": object.get(wl.namespace_object, ["metadata", "labels"], {}),
-		"metadata.labels": object.get(wl.meta, "labels", {}),
-		"metadata.annotations": object.get(wl.meta, "annotations", {}),
-		"spec.template.metadata.labels": object.get(wl.template_meta, "labels", {}),
-		"spec.template.metadata.annotations": object.get(wl.template_meta, "annotations", {}),
-	}
-	not all_strings(value)
+admission_findings contains sprintf("`%s` must be an object of string values", [where]) if {
+	some i, where in label_map_names
+	not all_strings(label_maps[i])
 }
+
+label_map_names := ["namespace.metadata.labels", "metadata.labels", "metadata.annotations", "spec.template.metadata.labels", "spec.template.metadata.annotations"]
+
+label_maps := [
+	object.get(wl.namespace_object, ["metadata", "labels"], {}),
+	object.get(wl.meta, "labels", {}),
+	object.get(wl.meta, "annotations", {}),
+	object.get(wl.template_meta, "labels", {}),
+	object.get(wl.template_meta, "annotations", {}),
+]
 
 # all_strings(x): an object whose every value is a string. Only called per label map.
 all_strings(x) if {
@@ -145,28 +205,30 @@ all_strings(x) if {
 	}
 }
 
-admission_problems contains sprintf("`%s` of the workload must be a list of containers", [field]) if {
+admission_findings contains sprintf("`%s` of the workload must be a list of containers", [field]) if {
 	ps := wl.pod_spec
 	some field in wl.container_fields
 	not is_array(object.get(ps, field, []))
 }
 
-admission_problems contains "the pod spec must list at least one container in `containers`" if {
+admission_findings contains "the pod spec must list at least one container in `containers`" if {
 	is_object(wl.pod_spec)
 	count(object.get(wl.pod_spec, "containers", [])) == 0
 }
 
-# shaped_containers are the containers with a non-empty string name and a string image.
-shaped_containers := [c |
-	some c in wl.containers
-	is_object(c)
-	is_string(c.name)
-	trim_space(c.name) != ""
-	is_string(c.image)
-]
+# containers_shaped: every container is an object with a non-empty string name and a string image.
+containers_shaped if {
+	every c in wl.containers {
+		# container_shaped(c), inline: a function call per container costs more than its checks
+		is_object(c)
+		is_string(c.name)
+		trim_space(c.name) != ""
+		is_string(c.image)
+	}
+}
 
-admission_problems contains sprintf("container #%d of %s must be an object with a string `name` and `image`", [i, field]) if {
-	count(shaped_containers) != count(wl.containers)
+admission_findings contains sprintf("container #%d of %s must be an object with a string `name` and `image`", [i, field]) if {
+	not containers_shaped
 	some field in wl.container_fields
 	cs := object.get(wl.pod_spec, field, [])
 	is_array(cs)
@@ -176,7 +238,7 @@ admission_problems contains sprintf("container #%d of %s must be an object with 
 
 releases_value := object.get(lib.root, "releases", null)
 
-admission_problems contains "`releases` must map image digests (sha256:…) to lists of release records" if not is_object(releases_value)
+admission_findings contains "`releases` must map image digests (sha256:…) to lists of release records" if not is_object(releases_value)
 
 # shaped_records maps each digest of `releases` to its well-formed records.
 shaped_records := {d: [r |
@@ -202,7 +264,7 @@ shaped_records := {d: [r |
 	is_array(rs)
 }
 
-admission_problems contains sprintf("`releases[%q]` must be a list of release records {name, namespace, digest, ready, reasons, overrides} for that digest", [d]) if {
+admission_findings contains sprintf("`releases[%q]` must be a list of release records {name, namespace, digest, ready, reasons, overrides} for that digest", [d]) if {
 	is_object(releases_value)
 	some d, records in releases_value
 	not records_ok(d, records)
@@ -216,7 +278,7 @@ records_ok(d, records) if {
 
 decisions_value := object.get(lib.root, "decisions", null)
 
-admission_problems contains "`decisions` must be a list of Decision objects (metadata.name, metadata.namespace, spec.type)" if not decisions_shaped(decisions_value)
+admission_findings contains "`decisions` must be a list of Decision objects (metadata.name, metadata.namespace, spec.type)" if not decisions_shaped(decisions_value)
 
 container_shaped(c) if {
 	is_object(c)

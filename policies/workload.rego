@@ -114,15 +114,18 @@ template_meta := v if {
 
 # labels and annotations of the workload, the object's own winning over its pod template's;
 # values that are not strings are left out (the contract denies them).
-labels := object.union(
-	{k: v | m := object.get(template_meta, "labels", {}); is_object(m); some k, v in m; is_string(v)},
-	{k: v | m := object.get(meta, "labels", {}); is_object(m); some k, v in m; is_string(v)},
-)
+labels := object.union(template_labels, meta_labels)
 
-annotations := object.union(
-	{k: v | m := object.get(template_meta, "annotations", {}); is_object(m); some k, v in m; is_string(v)},
-	{k: v | m := object.get(meta, "annotations", {}); is_object(m); some k, v in m; is_string(v)},
-)
+annotations := object.union(template_annotations, meta_annotations)
+
+# The string-valued entries of each map (the contract compares them with the whole map).
+template_labels := {k: v | m := object.get(template_meta, "labels", {}); is_object(m); some k, v in m; is_string(v)}
+
+meta_labels := {k: v | m := object.get(meta, "labels", {}); is_object(m); some k, v in m; is_string(v)}
+
+template_annotations := {k: v | m := object.get(template_meta, "annotations", {}); is_object(m); some k, v in m; is_string(v)}
+
+meta_annotations := {k: v | m := object.get(meta, "annotations", {}); is_object(m); some k, v in m; is_string(v)}
 
 # metadata as the decision guard reads it.
 guard_meta := {"labels": labels, "annotations": annotations}

@@ -84,7 +84,7 @@ fn criticals_exit_non_zero_naming_count_and_advisories_with_valid_sarif() {
         "**Blocked**",
         "CVE-2019-14697",
         "Components: 64",
-        "Version: 1.3.0",
+        "Version: 1.3.1",
         "blocked if criticals > 0",
     ] {
         assert!(md.contains(want), "{want:?} missing:\n{md}");

@@ -97,7 +97,7 @@ async fn a_signed_attested_release_is_verified_with_its_disclosure_pack_and_revo
         s.policy_bundle_digest.as_deref(),
         Some(policy_digest().as_str())
     );
-    assert_eq!(s.policy_version.as_deref(), Some("1.3.0"));
+    assert_eq!(s.policy_version.as_deref(), Some("1.3.1"));
     assert!(s.last_verified_time.is_some());
     let ev = s.evidence.as_ref().expect("evidence summary");
     assert_eq!(ev.sbom_components, Some(64));
@@ -137,7 +137,7 @@ async fn a_signed_attested_release_is_verified_with_its_disclosure_pack_and_revo
         "5b5c7b9ea8d1b6e4e3c6ea2c77b1f9cdd34b3a50",
         "Criticals: **0**",
         "blocked if criticals > 0 unless approved by a Decision",
-        "Version: 1.3.0",
+        "Version: 1.3.1",
         "key ",
     ] {
         assert!(md.contains(want), "pack markdown lacks {want:?}:\n{md}");

@@ -326,7 +326,7 @@ fn config_map_form_has_the_same_digest_and_passes_the_same_tests() {
     assert_eq!(from_cm.digest(), bundle.digest());
     assert_eq!(
         from_cm.version().expect("manifest").as_deref(),
-        Some("1.3.0")
+        Some("1.3.1")
     );
     assert!(run_tests(&PolicyEngine::load_for_tests(&from_cm).expect("loads")).passed());
     assert!(PolicyEngine::load(&from_cm, Some(&bundle.digest())).is_ok());
@@ -341,7 +341,7 @@ fn cli_digest_and_eval() {
         digest,
         Bundle::from_dir(&policies()).expect("bundle").digest()
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("version 1.3.0"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("version 1.3.1"));
 
     let out = gate(&[
         "policy",
@@ -567,10 +567,10 @@ fn tests_get_their_own_time_budget() {
 fn a_release_pin_is_checked_against_the_running_bundle() {
     let policy = load_gate(&policies()).expect("loads");
     let digest = policy.digest().to_string();
-    assert_eq!(policy.version(), Some("1.3.0"));
+    assert_eq!(policy.version(), Some("1.3.1"));
     assert!(
         policy
-            .check_release_pin(Some("1.3.0"), Some(&digest))
+            .check_release_pin(Some("1.3.1"), Some(&digest))
             .is_ok()
     );
     assert!(policy.check_release_pin(None, None).is_ok());
@@ -578,7 +578,7 @@ fn a_release_pin_is_checked_against_the_running_bundle() {
         .check_release_pin(Some("1.1.0"), None)
         .expect_err("old version");
     assert!(
-        err.contains("expects policy version 1.1.0, but the gate runs 1.3.0"),
+        err.contains("expects policy version 1.1.0, but the gate runs 1.3.1"),
         "{err}"
     );
     let other = format!("sha256:{}", "1".repeat(64));

@@ -183,7 +183,7 @@ fn complete_trusted_evidence_is_verified_with_every_condition_true() {
         assert_eq!(cond(&s, t).0, "True", "{t}: {s:#?}");
     }
     assert_eq!(s.verified_digest, Some(digest()));
-    assert_eq!(s.policy_version.as_deref(), Some("1.3.0"));
+    assert_eq!(s.policy_version.as_deref(), Some("1.3.1"));
     assert_eq!(s.observed_generation, Some(3));
     assert!(s.reasons.is_empty());
 }
