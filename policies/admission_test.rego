@@ -206,3 +206,21 @@ test_a_rollback_of_another_digest_does_not_deny if {
 	q := object.union(admission_rollback("2026-06-01T00:00:00Z"), {"spec": {"scope": {"digests": [fx.other_digest]}}})
 	decision_for(fx.admission(fx.pod(fx.pod_labels, {}, [fx.image]), fx.ns_labels, fx.user, {fx.digest: [fx.ready_record]}, [q])).allowed
 }
+
+# One container per case: a usable release, releases only in another team's namespace, none.
+# Each image gets its own reason, and the admitted image none.
+test_mixed_images_each_denied_for_its_own_reason if {
+	third := concat("", ["sha256:", concat("", ["1" | some _ in numbers.range(1, 64)])])
+	worker := concat("@", ["registry.example.com/payments/worker", fx.other_digest])
+	cron := concat("@", ["registry.example.com/payments/cron", third])
+	inp := fx.admission(
+		fx.pod(fx.pod_labels, {}, [fx.image, worker, cron]),
+		fx.ns_labels, fx.user,
+		{fx.digest: [fx.ready_record], fx.other_digest: [fx.record("worker", "other-team", fx.other_digest, true, [], [])]},
+		[],
+	)
+	decision_for(inp) == {"allowed": false, "reasons": [
+		"Pod payments/api: container \"c1\" image registry.example.com/payments/worker@sha256:0000000000000000000000000000000000000000000000000000000000000000: its HardenedRelease(s) other-team/worker are not visible to namespace \"payments\"; create a release in \"payments\" or in a shared namespace (shared-releases)",
+		"Pod payments/api: container \"c2\" image registry.example.com/payments/cron@sha256:1111111111111111111111111111111111111111111111111111111111111111 has no HardenedRelease; create one for this digest and wait until it is Ready",
+	]}
+}
