@@ -28,7 +28,6 @@ impl RegoVM {
         self.execute_load_and_move(program, instruction)
     }
 
-    #[inline(always)]
     fn execute_load_and_move(
         &mut self,
         program: &Program,
@@ -88,7 +87,6 @@ impl RegoVM {
         }
     }
 
-    #[inline(always)]
     fn execute_arithmetic_instruction(
         &mut self,
         program: &Program,
@@ -165,7 +163,6 @@ impl RegoVM {
         }
     }
 
-    #[inline(always)]
     fn execute_comparison_instruction(
         &mut self,
         program: &Program,
@@ -379,7 +376,6 @@ impl RegoVM {
         }
     }
 
-    #[inline(always)]
     fn execute_call_instruction(
         &mut self,
         program: &Program,
@@ -441,7 +437,6 @@ impl RegoVM {
         }
     }
 
-    #[inline(always)]
     fn execute_collection_instruction(
         &mut self,
         program: &Program,
@@ -770,7 +765,6 @@ impl RegoVM {
         }
     }
 
-    #[inline(always)]
     fn execute_loop_instruction(
         &mut self,
         program: &Program,
@@ -831,7 +825,6 @@ impl RegoVM {
     }
 
     #[cfg(not(feature = "azure_policy"))]
-    #[inline(always)]
     fn execute_policy_instruction(
         &mut self,
         program: &Program,
@@ -908,7 +901,6 @@ impl RegoVM {
     }
 
     #[cfg(feature = "azure_policy")]
-    #[inline(always)]
     fn execute_policy_instruction(
         &mut self,
         program: &Program,
@@ -1109,7 +1101,6 @@ impl RegoVM {
         }
     }
 
-    #[inline(always)]
     fn execute_virtual_instruction(
         &mut self,
         program: &Program,
