@@ -111,8 +111,9 @@ pub fn run(cli: Cli) -> ExitCode {
     // One blocking thread per core: they run signature checks and the release controller's
     // policy evaluations (pure CPU, so more threads than cores only queue in the kernel instead
     // of here) and file reads; each thread keeps its own allocator heap, so 512 (tokio's
-    // default) of them cost memory for nothing (the controller's peak over 1,000 releases of 50
-    // digests: 67 MiB with 4 per core, 51 MiB with one, in the same time).
+    // default) of them cost memory for nothing. Fewer threads trade the controller's speed in a
+    // burst for memory (1,000 releases on two cores: 4 per core 17.9 s / 72 MiB, one per core
+    // 22-25 s / 52-54 MiB; README, performance).
     let blocking = std::thread::available_parallelism().map_or(2, |n| n.get());
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .max_blocking_threads(blocking)

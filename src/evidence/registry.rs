@@ -265,7 +265,7 @@ impl RegistryClient {
             .wrap_connector(http);
         // A burst of releases opens many connections at once; only a few stay pooled, and a
         // connection's read buffer stays small (hyper's grows to 400 kB by default, which the
-        // idle pool then keeps). Blobs are read in 64 kB steps either way.
+        // idle pool then keeps); blobs are read in steps of at most 64 kB.
         let http = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(MAX_IDLE_PER_HOST)
