@@ -45,14 +45,18 @@ async fn many_releases_get_a_verdict() {
     let client = client().await;
     apply_crds(&client).await;
     let ns = TestNamespace::new(&client, "hr-bench").await;
-    let reg = Registry::start();
-    let key = generate_key(&reg, "ci");
-    let prep = Instant::now();
-    let images = prepare(&reg, &key, digests, workers);
-    eprintln!(
-        "prepared {digests} signed and attested digests in {} s ({workers} at once)",
-        prep.elapsed().as_secs()
-    );
+    // RELEASE_GATE_BENCH_STORE=DIR keeps the signed images (registry storage, key, digests) in
+    // DIR, and a later run with the same D serves them again instead of signing anew.
+    let store = std::env::var_os("RELEASE_GATE_BENCH_STORE").map(std::path::PathBuf::from);
+    let (reg, key, images) = match &store {
+        None => {
+            let reg = Registry::start();
+            let key = generate_key(&reg, "ci");
+            let images = timed_prepare(&reg, &key, digests, workers);
+            (reg, key, images)
+        }
+        Some(dir) => stored(dir, digests, workers),
+    };
     let tp_name = format!("{}-team", ns.name);
     let _cleanup = TrustPolicies(vec![tp_name.clone()]);
     trust_policy(
@@ -117,6 +121,61 @@ async fn many_releases_get_a_verdict() {
         .collect();
     eprintln!("{}", sum_count.join("\n"));
     assert_eq!(verified_count, n);
+}
+
+fn timed_prepare(
+    reg: &Registry,
+    key: &evidence_support::KeyPair,
+    digests: usize,
+    workers: usize,
+) -> Vec<String> {
+    let prep = Instant::now();
+    let images = prepare(reg, key, digests, workers);
+    eprintln!(
+        "prepared {digests} signed and attested digests in {} s ({workers} at once)",
+        prep.elapsed().as_secs()
+    );
+    images
+}
+
+/// The registry over `dir/D/data` with its key and image list, prepared on first use.
+fn stored(
+    dir: &std::path::Path,
+    digests: usize,
+    workers: usize,
+) -> (Registry, evidence_support::KeyPair, Vec<String>) {
+    let dir = dir.join(digests.to_string());
+    std::fs::create_dir_all(&dir).unwrap();
+    let list = dir.join("images.txt");
+    let port_file = dir.join("port");
+    let port: u16 = std::fs::read_to_string(&port_file)
+        .ok()
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("free port")
+                .port()
+        });
+    let reg = Registry::start_with_storage(&dir.join("data"), port);
+    let key = evidence_support::KeyPair {
+        key: dir.join("ci.key"),
+        public: dir.join("ci.pub"),
+    };
+    if let Ok(text) = std::fs::read_to_string(&list) {
+        eprintln!(
+            "serving {digests} digests prepared earlier in {}",
+            dir.display()
+        );
+        return (reg, key, text.lines().map(str::to_owned).collect());
+    }
+    let made = generate_key(&reg, "ci");
+    std::fs::copy(&made.key, &key.key).unwrap();
+    std::fs::copy(&made.public, &key.public).unwrap();
+    let images = timed_prepare(&reg, &key, digests, workers);
+    std::fs::write(&port_file, port.to_string()).unwrap();
+    std::fs::write(&list, images.join("\n")).unwrap();
+    (reg, key, images)
 }
 
 /// Pushes `digests` distinct images and signs and attests each with cosign (signature, CycloneDX

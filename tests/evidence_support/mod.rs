@@ -72,6 +72,13 @@ impl Registry {
         Self::start_with(None, None, None)
     }
 
+    /// A registry whose storage is `root`, kept after it stops, on `port`: a benchmark signs its
+    /// images once and serves them again in later runs (cosign's signatures name the host, so the
+    /// port stays the same).
+    pub fn start_with_storage(root: &std::path::Path, port: u16) -> Self {
+        Self::start_on(None, None, None, Some((root, port)))
+    }
+
     /// A registry serving HTTPS with the given PEM certificate and key.
     pub fn start_tls(cert_pem: &str, key_pem: &str) -> Self {
         Self::start_with(Some((cert_pem, key_pem)), None, None)
@@ -121,17 +128,30 @@ impl Registry {
         htpasswd: Option<&str>,
         token: Option<(&str, &str, &str, &str)>,
     ) -> Self {
+        Self::start_on(tls, htpasswd, token, None)
+    }
+
+    fn start_on(
+        tls: Option<(&str, &str)>,
+        htpasswd: Option<&str>,
+        token: Option<(&str, &str, &str, &str)>,
+        storage: Option<(&std::path::Path, u16)>,
+    ) -> Self {
         let bin = tool("docker-registry");
         let dir = tempfile::tempdir().expect("tempdir");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
+        let port = match storage {
+            Some((_, port)) => port,
+            None => TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("free port")
+                .port(),
+        };
         let host = format!("127.0.0.1:{port}");
         let config = dir.path().join("config.yml");
+        let root = storage.map_or_else(|| dir.path().join("data"), |(root, _)| root.to_owned());
         let mut yaml = format!(
             "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {host}\n",
-            dir.path().join("data").display()
+            root.display()
         );
         if let Some((cert, key)) = tls {
             let (c, k) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
