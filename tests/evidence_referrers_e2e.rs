@@ -201,6 +201,61 @@ fn keyed_bundles_through_the_referrers_api_and_the_tag_fallback() {
     }
 }
 
+/// A registry without the referrers API is asked for it once: the same client's later
+/// verifications go straight to the referrers tag and still find every bundle there. A registry
+/// with the API is asked every time, even after a repository it does not know.
+#[test]
+#[ignore = "needs the real test bed: make test"]
+fn a_missing_referrers_api_is_asked_for_once() {
+    for reg in registries() {
+        let key = generate_key(&reg, "cosign");
+        let images: Vec<String> = (0..3)
+            .map(|i| {
+                let image = reg.push_image("team/app", &format!("v{i}"));
+                sign_bundle(&reg, &key, &image);
+                attest_bundle(
+                    &reg,
+                    &key,
+                    &image,
+                    "cyclonedx",
+                    &predicate(&reg, "cyclonedx"),
+                );
+                image
+            })
+            .collect();
+        let v = Verifier::new(
+            RegistryConfig {
+                insecure: vec![reg.host.clone()],
+                ..Default::default()
+            },
+            key_trust(&key.public),
+        )
+        .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let unknown = format!("{}/team/unknown@{}", reg.host, digest_of(&images[0]));
+        let r = rt.block_on(v.verify(&unknown, &require(&[]))).unwrap();
+        assert!(!r.verdict.is_accepted());
+        for image in &images {
+            let r = rt
+                .block_on(v.verify(image, &require(&["cyclonedx"])))
+                .unwrap();
+            assert_accepted(&r, "cosign.pub", listing(&reg));
+        }
+        if !reg.referrers_api {
+            let asked: Vec<String> = reg
+                .access_log()
+                .lines()
+                .filter(|l| l.contains("/referrers/") && l.contains("release-gate/"))
+                .map(str::to_owned)
+                .collect();
+            assert_eq!(asked.len(), 1, "{asked:#?}");
+        }
+    }
+}
+
 /// `cosign sign-blob --new-bundle-format` over the image manifest, attached as a referrer: a
 /// message signature, verified over the manifest bytes.
 #[test]

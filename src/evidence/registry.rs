@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -30,6 +30,8 @@ const MAX_BLOB_BYTES: usize = 64 << 20;
 const MAX_IDLE_PER_HOST: usize = 8;
 /// The largest read buffer of a registry connection.
 const READ_BUFFER_MAX: usize = 64 << 10;
+/// How long a registry found without the referrers API is taken to still lack it.
+const REFERRERS_API_RECHECK: Duration = Duration::from_secs(600);
 /// Per-request timeout unless configured: a registry on a LAN answers in milliseconds, a public
 /// one in well under a second; 30 s leaves room for a slow token service without hanging.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -184,6 +186,8 @@ pub struct RegistryClient {
     timeout: Duration,
     /// Bearer tokens by (host, scope).
     tokens: Arc<Mutex<HashMap<(String, String), String>>>,
+    /// Registries (scheme and host) found without the referrers API, and when.
+    no_referrers_api: Arc<Mutex<HashMap<String, Instant>>>,
 }
 
 /// A fetched manifest.
@@ -276,16 +280,22 @@ impl RegistryClient {
             config: Arc::new(config),
             timeout,
             tokens: Arc::default(),
+            no_referrers_api: Arc::default(),
         })
     }
 
     fn base_url(&self, image: &ImageRef) -> String {
+        format!("{}/v2/{}", self.registry_url(image), image.repository)
+    }
+
+    /// `scheme://host` of the image's registry API.
+    fn registry_url(&self, image: &ImageRef) -> String {
         let scheme = if self.config.insecure.iter().any(|h| h == &image.registry) {
             "http"
         } else {
             "https"
         };
-        format!("{scheme}://{}/v2/{}", image.api_host(), image.repository)
+        format!("{scheme}://{}", image.api_host())
     }
 
     /// Resolves the image's digest: the pinned digest, or the tag's current manifest digest.
@@ -373,29 +383,43 @@ impl RegistryClient {
     }
 
     /// The OCI 1.1 referrers of a digest; `None` when the registry lacks the referrers API.
+    ///
+    /// A registry found without the API is not asked again for [`REFERRERS_API_RECHECK`]: it
+    /// would cost a request per verification for a known answer. Only an answer that shows the
+    /// route is missing counts (a 404 that is not an OCI error document, or a 200 that is not an
+    /// index); a registry with the API answers a missing repository with an OCI error, and is
+    /// asked every time.
     pub async fn referrers(
         &self,
         image: &ImageRef,
         digest: &Digest,
     ) -> Result<Option<Vec<Descriptor>>, RegistryError> {
+        let registry = self.registry_url(image);
+        if self.lacks_referrers_api(&registry) {
+            return Ok(None);
+        }
         let url = format!("{}/referrers/{digest}", self.base_url(image));
-        let Some((headers, bytes)) = self
-            .get(
+        let (found, headers, bytes) = self
+            .get_or_404(
                 image,
                 &url,
                 "application/vnd.oci.image.index.v1+json",
                 MAX_MANIFEST_BYTES,
             )
-            .await?
-        else {
-            return Ok(None);
-        };
+            .await?;
         let is_index = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|t| t.starts_with("application/vnd.oci.image.index.v1+json"));
+        if !found {
+            if !is_oci_error(&bytes) {
+                self.record_no_referrers_api(registry);
+            }
+            return Ok(None);
+        }
         if !is_index {
             // Registries without the API may answer with something else (e.g. an HTML page).
+            self.record_no_referrers_api(registry);
             return Ok(None);
         }
         let body: ManifestBody =
@@ -407,6 +431,24 @@ impl RegistryClient {
         Ok(Some(body.manifests))
     }
 
+    fn lacks_referrers_api(&self, registry: &str) -> bool {
+        let known = self
+            .no_referrers_api
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        known
+            .get(registry)
+            .is_some_and(|since| since.elapsed() < REFERRERS_API_RECHECK)
+    }
+
+    fn record_no_referrers_api(&self, registry: String) {
+        let mut known = self
+            .no_referrers_api
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        known.insert(registry, Instant::now());
+    }
+
     /// GET with auth; `Ok(None)` on 404.
     async fn get(
         &self,
@@ -415,6 +457,18 @@ impl RegistryClient {
         accept: &str,
         limit: usize,
     ) -> Result<Option<(HeaderMap, Bytes)>, RegistryError> {
+        let (found, headers, body) = self.get_or_404(image, url, accept, limit).await?;
+        Ok(found.then_some((headers, body)))
+    }
+
+    /// GET with auth: a success (`true`) or a 404 (`false`), with its headers and body.
+    async fn get_or_404(
+        &self,
+        image: &ImageRef,
+        url: &str,
+        accept: &str,
+        limit: usize,
+    ) -> Result<(bool, HeaderMap, Bytes), RegistryError> {
         let host = image.registry.clone();
         let scope = format!("repository:{}:pull", image.repository);
         let key = (host.clone(), scope.clone());
@@ -425,8 +479,8 @@ impl RegistryClient {
                 .send(Method::GET, url, accept, auth.as_deref(), limit)
                 .await?;
             match status {
-                s if s.is_success() => return Ok(Some((headers, body))),
-                StatusCode::NOT_FOUND => return Ok(None),
+                s if s.is_success() => return Ok((true, headers, body)),
+                StatusCode::NOT_FOUND => return Ok((false, headers, body)),
                 StatusCode::UNAUTHORIZED if attempt == 0 => {
                     let challenge = headers
                         .get(header::WWW_AUTHENTICATE)
@@ -645,6 +699,13 @@ impl RegistryClient {
     }
 }
 
+/// Whether `body` is an OCI distribution error document (`{"errors": [...]}`): the answer of a
+/// registry that knows the route, unlike a router's plain "404 page not found".
+fn is_oci_error(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .is_ok_and(|v| v.get("errors").is_some_and(serde_json::Value::is_array))
+}
+
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
@@ -697,6 +758,18 @@ fn urlencode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tells_an_oci_error_from_a_missing_route() {
+        assert!(is_oci_error(
+            br#"{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known"}]}"#
+        ));
+        assert!(is_oci_error(br#"{"errors":[]}"#));
+        assert!(!is_oci_error(b"404 page not found\n"));
+        assert!(!is_oci_error(b"<html><body>Not Found</body></html>"));
+        assert!(!is_oci_error(br#"{"message":"not found"}"#));
+        assert!(!is_oci_error(b""));
+    }
 
     #[test]
     fn parses_bearer_challenges() {
