@@ -18,6 +18,7 @@ trap 'e2e/cluster.sh down "$run_dir"' EXIT
 e2e/cluster.sh up "$run_dir"
 # shellcheck disable=SC1091
 source "$run_dir/env"
+if [ -n "${STORE:-}" ]; then export RELEASE_GATE_BENCH_STORE="$STORE"; fi
 RELEASE_GATE_BENCH_RELEASES=${N:-1000} RELEASE_GATE_BENCH_DIGESTS=${D:-${N:-1000}} \
-  RELEASE_GATE_BENCH_PREP_WORKERS=${W:-4} ${STORE:+RELEASE_GATE_BENCH_STORE="$STORE"} \
+  RELEASE_GATE_BENCH_PREP_WORKERS=${W:-4} \
   cargo test --profile "${PROFILE:-release}" --locked --test e2e_release_bench -- --ignored --nocapture
