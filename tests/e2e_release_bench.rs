@@ -52,7 +52,7 @@ async fn many_releases_get_a_verdict() {
         None => {
             let reg = Registry::start();
             let key = generate_key(&reg, "ci");
-            let images = timed_prepare(&reg, &key, digests, workers);
+            let images = prepare(&reg, &key, digests, workers);
             (reg, key, images)
         }
         Some(dir) => stored(dir, digests, workers),
@@ -92,7 +92,9 @@ async fn many_releases_get_a_verdict() {
             .sum()
     };
     loop {
-        if judged(&controller.metrics().await) >= n as f64 {
+        // Nothing is judged before the controller serves its metrics.
+        let metrics = controller.try_metrics().await.unwrap_or_default();
+        if judged(&metrics) >= n as f64 {
             let list = api.list(&Default::default()).await.unwrap();
             let done = list
                 .items
@@ -139,21 +141,6 @@ async fn many_releases_get_a_verdict() {
     assert_eq!(verified_count, n);
 }
 
-fn timed_prepare(
-    reg: &Registry,
-    key: &evidence_support::KeyPair,
-    digests: usize,
-    workers: usize,
-) -> Vec<String> {
-    let prep = Instant::now();
-    let images = prepare(reg, key, digests, workers);
-    eprintln!(
-        "prepared {digests} signed and attested digests in {} s ({workers} at once)",
-        prep.elapsed().as_secs()
-    );
-    images
-}
-
 /// The registry over `dir/D/data` with its key and image list, prepared on first use.
 fn stored(
     dir: &std::path::Path,
@@ -167,12 +154,7 @@ fn stored(
     let port: u16 = std::fs::read_to_string(&port_file)
         .ok()
         .and_then(|p| p.trim().parse().ok())
-        .unwrap_or_else(|| {
-            std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .expect("free port")
-                .port()
-        });
+        .unwrap_or_else(support::free_port);
     let reg = Registry::start_with_storage(&dir.join("data"), port);
     let key = evidence_support::KeyPair {
         key: dir.join("ci.key"),
@@ -188,7 +170,7 @@ fn stored(
     let made = generate_key(&reg, "ci");
     std::fs::copy(&made.key, &key.key).unwrap();
     std::fs::copy(&made.public, &key.public).unwrap();
-    let images = timed_prepare(&reg, &key, digests, workers);
+    let images = prepare(&reg, &key, digests, workers);
     std::fs::write(&port_file, port.to_string()).unwrap();
     std::fs::write(&list, images.join("\n")).unwrap();
     (reg, key, images)
@@ -196,7 +178,7 @@ fn stored(
 
 /// Pushes `digests` distinct images and signs and attests each with cosign (signature, CycloneDX
 /// SBOM, SLSA provenance, vulnerability report), `workers` at once. `cosign sign` takes many
-/// images per call (one key decryption for all); `cosign attest` one.
+/// images per call (one key decryption for all); `cosign attest` one. Prints how long it took.
 fn prepare(
     reg: &Registry,
     key: &evidence_support::KeyPair,
@@ -204,6 +186,7 @@ fn prepare(
     workers: usize,
 ) -> Vec<String> {
     use std::sync::Mutex;
+    let started = Instant::now();
     use std::sync::atomic::{AtomicUsize, Ordering};
     // One predicate file for all (cosign_vuln_predicate writes to a fixed name).
     let vuln = cosign_vuln_predicate(reg, "trivy-report.json");
@@ -277,5 +260,9 @@ fn prepare(
             });
         }
     });
+    eprintln!(
+        "prepared {digests} signed and attested digests in {} s ({workers} at once)",
+        started.elapsed().as_secs()
+    );
     images
 }

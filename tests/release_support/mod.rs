@@ -26,16 +26,23 @@ pub struct Controller {
 impl Controller {
     /// The Prometheus text of its /metrics.
     pub async fn metrics(&self) -> String {
+        self.try_metrics()
+            .await
+            .expect("the controller serves /metrics")
+    }
+
+    /// The Prometheus text of its /metrics; `None` while it does not serve them yet.
+    pub async fn try_metrics(&self) -> Option<String> {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut s = tokio::net::TcpStream::connect(("127.0.0.1", self.health_port))
             .await
-            .expect("the controller serves /metrics");
+            .ok()?;
         s.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
             .await
-            .unwrap();
+            .ok()?;
         let mut out = String::new();
-        s.read_to_string(&mut out).await.unwrap();
-        out
+        s.read_to_string(&mut out).await.ok()?;
+        Some(out)
     }
 
     /// The controller's peak resident set size, in KiB (`VmHWM`).
