@@ -171,6 +171,42 @@ async fn a_signed_attested_release_is_verified_with_its_disclosure_pack_and_revo
     ]);
     assert!(events.lines().any(|l| l == "Verified app"), "{events}");
 
+    // A pack left behind (its release's status write failed after it, or an object in the way)
+    // is written over: the release is judged as usual, and the pack names it and is owned by it.
+    let cms = Api::<ConfigMap>::namespaced(client.clone(), &ns.name);
+    let stale: ConfigMap = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "again-disclosure-pack"},
+        "data": {"disclosure-pack.md": "stale", "disclosure-pack.json": "{}"}
+    }))
+    .unwrap();
+    cms.create(&PostParams::default(), &stale).await.unwrap();
+    release(
+        &client,
+        &ns.name,
+        "again",
+        &format!("{}/team/app@{digest}", reg.host),
+        json!({}),
+    )
+    .await;
+    let s = wait_status(&client, &ns.name, "again", "Verified", verified).await;
+    assert_eq!(
+        s.disclosure_pack_ref.as_deref(),
+        Some("configmap/again-disclosure-pack")
+    );
+    let cm = cms.get("again-disclosure-pack").await.unwrap();
+    let owner = &cm.metadata.owner_references.as_ref().unwrap()[0];
+    assert_eq!(
+        (owner.kind.as_str(), owner.name.as_str()),
+        ("HardenedRelease", "again")
+    );
+    let data = cm.data.unwrap();
+    assert!(
+        data["disclosure-pack.md"].contains(digest.as_str()),
+        "{data:?}"
+    );
+    let pack: serde_json::Value = serde_json::from_str(&data["disclosure-pack.json"]).unwrap();
+    assert_eq!(pack["release"]["digest"], digest.as_str());
+
     // The tag moves: the release stays bound to its digest and says so.
     let moved = reg.push_image("team/app", "v1");
     let moved_digest = moved.rsplit_once('@').unwrap().1.to_owned();

@@ -5,7 +5,7 @@
 use crate::api::{HardenedRelease, HardenedReleaseStatus};
 use crate::reconcile::{FIELD_MANAGER, apply_status};
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{Patch, PatchParams};
+use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::events::{Event, EventType};
 use kube::{Api, Resource, ResourceExt};
 
@@ -64,8 +64,32 @@ pub(super) async fn write(
             ),
             ..Default::default()
         };
-        Api::<ConfigMap>::namespaced(client.clone(), &namespace)
-            .patch(
+        let api = Api::<ConfigMap>::namespaced(client.clone(), &namespace);
+        // A release's first pack is created; later ones are applied. A server-side apply costs
+        // the apiserver about three times a create (it parses the body as YAML and merges it
+        // field by field), and a burst of new releases writes as many packs as releases.
+        let created = if prev.disclosure_pack_ref.is_none() {
+            let params = PostParams {
+                field_manager: Some(FIELD_MANAGER.to_owned()),
+                ..Default::default()
+            };
+            match api.create(&params, &cm).await {
+                Ok(_) => true,
+                // Left by an earlier attempt whose status write failed: applied over below.
+                Err(kube::Error::Api(e)) if e.code == 409 => false,
+                Err(source) => {
+                    return Err(Error::WritePack {
+                        namespace,
+                        name,
+                        source,
+                    });
+                }
+            }
+        } else {
+            false
+        };
+        if !created {
+            api.patch(
                 &name,
                 &PatchParams::apply(FIELD_MANAGER).force(),
                 &Patch::Apply(&cm),
@@ -76,6 +100,7 @@ pub(super) async fn write(
                 name: name.clone(),
                 source,
             })?;
+        }
         next.disclosure_pack_ref = Some(format!("configmap/{name}"));
     }
     let event = verdict_event(prev, &next);
