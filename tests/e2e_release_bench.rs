@@ -15,12 +15,16 @@ mod release_support;
 use release_support::*;
 
 use evidence_support::{Registry, attest, cosign, cosign_vuln_predicate, fixture, generate_key};
+use futures::StreamExt;
 use kube::Api;
 use kube::api::PostParams;
 use release_gate::api::HardenedRelease;
 use serde_json::json;
 use std::time::{Duration, Instant};
 use support::{TestNamespace, apply_crds, client};
+
+/// Creates in flight at once.
+const CREATORS: usize = 8;
 
 #[tokio::test]
 #[ignore = "needs the real test bed: make test"]
@@ -50,7 +54,12 @@ async fn many_releases_get_a_verdict() {
     let store = std::env::var_os("RELEASE_GATE_BENCH_STORE").map(std::path::PathBuf::from);
     let (reg, key, images) = match &store {
         None => {
-            let reg = Registry::start();
+            let reg = if olareg() {
+                Registry::start_olareg()
+            } else {
+                Registry::start()
+            };
+            eprintln!("registry: {}", registry_name());
             let key = generate_key(&reg, "ci");
             let images = prepare(&reg, &key, digests, workers);
             (reg, key, images)
@@ -69,14 +78,21 @@ async fn many_releases_get_a_verdict() {
     let controller = start_controller(&ns.name, &reg.host, reg.dir.path());
     let api = Api::<HardenedRelease>::namespaced(client.clone(), &ns.name);
     let t0 = Instant::now();
-    for i in 0..n {
-        let hr: HardenedRelease = serde_json::from_value(json!({
-            "apiVersion": "releasegate.dev/v1alpha1", "kind": "HardenedRelease",
-            "metadata": {"name": format!("app-{i}")}, "spec": {"image": images[i % digests]}
-        }))
-        .unwrap();
-        api.create(&PostParams::default(), &hr).await.unwrap();
-    }
+    // Created CREATORS at a time, as a GitOps sync or a script with a few workers would: one by
+    // one, the creates alone took 12-18 s, and the benchmark measured the test's round trips.
+    futures::stream::iter(0..n)
+        .map(|i| {
+            let hr: HardenedRelease = serde_json::from_value(json!({
+                "apiVersion": "releasegate.dev/v1alpha1", "kind": "HardenedRelease",
+                "metadata": {"name": format!("app-{i}")}, "spec": {"image": images[i % digests]}
+            }))
+            .unwrap();
+            let api = api.clone();
+            async move { api.create(&PostParams::default(), &hr).await.unwrap() }
+        })
+        .buffer_unordered(CREATORS)
+        .for_each(|_| async {})
+        .await;
     let created = t0.elapsed();
     // Verdicts are counted from the controller's metrics, and the count confirmed by one list of
     // the releases' status: listing all N releases every 250 ms would load the apiserver and
@@ -141,6 +157,30 @@ async fn many_releases_get_a_verdict() {
     assert_eq!(verified_count, n);
 }
 
+/// Whether the images are served by olareg (the default) or, with
+/// RELEASE_GATE_BENCH_REGISTRY=docker-registry, by docker-registry 2.8. Both are real registries
+/// of the test bed on the same two cores as the controller; docker-registry spends about twice
+/// the CPU per request (it builds its URL router, compiling its route regexps, and zeroes a
+/// 4 MiB read buffer for each request), which a registry on its own machine would not take from
+/// the operator.
+fn olareg() -> bool {
+    match std::env::var("RELEASE_GATE_BENCH_REGISTRY").as_deref() {
+        Ok("docker-registry") => false,
+        Ok("olareg") | Ok("") | Err(_) => true,
+        Ok(other) => panic!(
+            "RELEASE_GATE_BENCH_REGISTRY={other}: use olareg (the default) or docker-registry"
+        ),
+    }
+}
+
+fn registry_name() -> &'static str {
+    if olareg() {
+        "olareg 0.2.2"
+    } else {
+        "docker-registry 2.8"
+    }
+}
+
 /// The registry over `dir/D/data` with its key and image list, prepared on first use.
 fn stored(
     dir: &std::path::Path,
@@ -160,20 +200,58 @@ fn stored(
         key: dir.join("ci.key"),
         public: dir.join("ci.pub"),
     };
-    if let Ok(text) = std::fs::read_to_string(&list) {
-        eprintln!(
-            "serving {digests} digests prepared earlier in {}",
-            dir.display()
-        );
-        return (reg, key, text.lines().map(str::to_owned).collect());
+    let images: Vec<String> = match std::fs::read_to_string(&list) {
+        Ok(text) => {
+            eprintln!(
+                "serving {digests} digests prepared earlier in {}",
+                dir.display()
+            );
+            text.lines().map(str::to_owned).collect()
+        }
+        Err(_) => {
+            let made = generate_key(&reg, "ci");
+            std::fs::copy(&made.key, &key.key).unwrap();
+            std::fs::copy(&made.public, &key.public).unwrap();
+            let images = prepare(&reg, &key, digests, workers);
+            std::fs::write(&port_file, port.to_string()).unwrap();
+            std::fs::write(&list, images.join("\n")).unwrap();
+            images
+        }
+    };
+    if !olareg() {
+        eprintln!("registry: {}", registry_name());
+        return (reg, key, images);
     }
-    let made = generate_key(&reg, "ci");
-    std::fs::copy(&made.key, &key.key).unwrap();
-    std::fs::copy(&made.public, &key.public).unwrap();
-    let images = prepare(&reg, &key, digests, workers);
-    std::fs::write(&port_file, port.to_string()).unwrap();
-    std::fs::write(&list, images.join("\n")).unwrap();
-    (reg, key, images)
+    // The same images, copied once into olareg's own storage and served on the same port (the
+    // signatures name the host): same digests, same signatures, another registry.
+    let root = dir.join("olareg");
+    let complete = root.join(".complete");
+    if !complete.exists() {
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).unwrap();
+        let ola = Registry::start_olareg_with_storage(&root, support::free_port());
+        let started = Instant::now();
+        evidence_support::run(reg.crane().args([
+            "copy",
+            "--all-tags",
+            "--insecure",
+            &format!("{}/team/app", reg.host),
+            &format!("{}/team/app", ola.host),
+        ]));
+        drop(ola);
+        std::fs::write(&complete, "").unwrap();
+        eprintln!(
+            "copied {digests} digests into olareg in {} s",
+            started.elapsed().as_secs()
+        );
+    }
+    drop(reg);
+    eprintln!("registry: {}", registry_name());
+    (
+        Registry::start_olareg_with_storage(&root, port),
+        key,
+        images,
+    )
 }
 
 /// Pushes `digests` distinct images and signs and attests each with cosign (signature, CycloneDX

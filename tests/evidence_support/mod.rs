@@ -201,16 +201,37 @@ impl Registry {
 
     /// olareg (an in-memory registry with the OCI 1.1 referrers API) on a free loopback port.
     pub fn start_olareg() -> Self {
+        Self::start_olareg_on(None)
+    }
+
+    /// olareg serving the OCI layouts under `root` (kept after it stops) on `port`.
+    pub fn start_olareg_with_storage(root: &std::path::Path, port: u16) -> Self {
+        Self::start_olareg_on(Some((root, port)))
+    }
+
+    fn start_olareg_on(storage: Option<(&std::path::Path, u16)>) -> Self {
         let bin = tool("olareg");
         let dir = tempfile::tempdir().expect("tempdir");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
+        let port = match storage {
+            Some((_, port)) => port,
+            None => TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("free port")
+                .port(),
+        };
+        let store: Vec<std::ffi::OsString> = match storage {
+            Some((root, _)) => vec![
+                "--store-type".into(),
+                "dir".into(),
+                "--dir".into(),
+                root.into(),
+            ],
+            None => vec!["--store-type".into(), "mem".into()],
+        };
         let log = std::fs::File::create(dir.path().join("olareg.log")).expect("log file");
         let child = Command::new(bin)
             .args(["serve", "--addr", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--store-type", "mem"])
+            .args(store)
             .stdout(log.try_clone().expect("log file"))
             .stderr(log)
             .spawn()
