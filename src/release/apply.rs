@@ -65,29 +65,16 @@ pub(super) async fn write(
             ..Default::default()
         };
         let api = Api::<ConfigMap>::namespaced(client.clone(), &namespace);
-        // A release's first pack is created; later ones are applied. A server-side apply costs
-        // the apiserver about three times a create (it parses the body as YAML and merges it
-        // field by field), and a burst of new releases writes as many packs as releases.
-        let created = if prev.disclosure_pack_ref.is_none() {
-            let params = PostParams {
-                field_manager: Some(FIELD_MANAGER.to_owned()),
-                ..Default::default()
-            };
-            match api.create(&params, &cm).await {
-                Ok(_) => true,
-                // Left by an earlier attempt whose status write failed: applied over below.
-                Err(kube::Error::Api(e)) if e.code == 409 => false,
-                Err(source) => {
-                    return Err(Error::WritePack {
-                        namespace,
-                        name,
-                        source,
-                    });
-                }
-            }
-        } else {
-            false
+        let failed = |source| Error::WritePack {
+            namespace: namespace.clone(),
+            name: name.clone(),
+            source,
         };
+        // A release's first pack is created, later ones applied: a server-side apply costs the
+        // apiserver about 2.5 times a create (it parses the body as YAML and merges it field by
+        // field), and a burst of new releases writes as many packs as releases.
+        let created =
+            prev.disclosure_pack_ref.is_none() && create_new(&api, &cm).await.map_err(failed)?;
         if !created {
             api.patch(
                 &name,
@@ -95,11 +82,7 @@ pub(super) async fn write(
                 &Patch::Apply(&cm),
             )
             .await
-            .map_err(|source| Error::WritePack {
-                namespace: namespace.clone(),
-                name: name.clone(),
-                source,
-            })?;
+            .map_err(failed)?;
         }
         next.disclosure_pack_ref = Some(format!("configmap/{name}"));
     }
@@ -126,6 +109,20 @@ pub(super) async fn write(
         report_revoked(ctx, hr, &namespace, digest).await;
     }
     Ok(())
+}
+
+/// Creates `cm` under the gate's field manager: `false` when its name is taken (a pack left by
+/// an attempt whose status write failed, or any object in the way), for the caller to apply over.
+async fn create_new(api: &Api<ConfigMap>, cm: &ConfigMap) -> Result<bool, kube::Error> {
+    let params = PostParams {
+        field_manager: Some(FIELD_MANAGER.to_owned()),
+        ..Default::default()
+    };
+    match api.create(&params, cm).await {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(e)) if e.code == 409 => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// Names the Pods still running `digest` of a release that just turned Blocked: an Event on

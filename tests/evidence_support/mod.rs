@@ -50,6 +50,14 @@ pub fn run(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// A free loopback port.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
 /// A registry process plus a scratch directory.
 pub struct Registry {
     child: Child,
@@ -141,10 +149,7 @@ impl Registry {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = match storage {
             Some((_, port)) => port,
-            None => TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .expect("free port")
-                .port(),
+            None => free_port(),
         };
         let host = format!("127.0.0.1:{port}");
         let config = dir.path().join("config.yml");
@@ -214,10 +219,7 @@ impl Registry {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = match storage {
             Some((_, port)) => port,
-            None => TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .expect("free port")
-                .port(),
+            None => free_port(),
         };
         let store: Vec<std::ffi::OsString> = match storage {
             Some((root, _)) => vec![
